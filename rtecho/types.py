@@ -1,0 +1,265 @@
+"""The small frozen dataclasses that cross rtecho's module boundaries, validated on creation.
+
+>>> import numpy as np
+>>> f = Frame(np.zeros((4, 6), np.uint8), index=0, timestamp=0.0)
+>>> f.size_hw
+(4, 6)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rtecho.errors import FrameError, ModelCardError
+from rtecho.views import check_labels
+
+#: Stages timed for every frame, in pipeline order (milliseconds in :class:`Prediction`).
+STAGES: tuple[str, ...] = ("decode", "preprocess", "infer", "postprocess", "overlay", "end_to_end")
+
+
+def check_image(image: Any, what: str = "frame") -> np.ndarray:
+    """Return ``image`` if it is an HxW or HxWx3 uint8 array with both sides > 0, else raise FrameError."""
+    if not isinstance(image, np.ndarray):
+        raise FrameError(f"{what} must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise FrameError(f"{what} must be uint8, got {image.dtype}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
+        raise FrameError(f"{what} must be HxW gray or HxWx3 RGB, got shape {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise FrameError(f"{what} is empty (shape {image.shape})")
+    return image
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a source knows about its stream: ``fps`` (None when unknown), size, frame count, spacing."""
+
+    uri: str
+    kind: str
+    fps: float | None = None
+    size_hw: tuple[int, int] | None = None
+    n_frames: int | None = None
+    live: bool = False
+    pixel_spacing_mm: tuple[float, float] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
+            raise ValueError(f"fps must be positive and finite, got {self.fps}")
+        if self.n_frames is not None and self.n_frames < 0:
+            raise ValueError(f"n_frames must be >= 0, got {self.n_frames}")
+
+    @property
+    def frame_period(self) -> float | None:
+        """Seconds between frames, when the fps is known."""
+        return 1.0 / self.fps if self.fps else None
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One image from a source.
+
+    ``image`` is HxW gray or HxWx3 RGB uint8; ``timestamp`` is seconds on the source clock;
+    ``arrival`` is ``time.perf_counter()`` when the frame entered rtecho; ``decode_ms`` is the
+    time the source spent producing it.
+    """
+
+    image: np.ndarray
+    index: int
+    timestamp: float
+    arrival: float = field(default_factory=time.perf_counter)
+    decode_ms: float = 0.0
+    source: SourceInfo | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "image", check_image(self.image))
+        if self.index < 0:
+            raise FrameError(f"frame index must be >= 0, got {self.index}")
+        if not math.isfinite(self.timestamp):
+            raise FrameError(f"frame timestamp must be finite, got {self.timestamp}")
+
+    @property
+    def size_hw(self) -> tuple[int, int]:
+        return (int(self.image.shape[0]), int(self.image.shape[1]))
+
+
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    """The result for one frame.
+
+    ``error`` is set (and ``label`` is None) when the frame could not be processed; the stream goes
+    on. ``timings_ms`` holds the stages of :data:`STAGES` that ran, in milliseconds.
+    """
+
+    frame_index: int
+    timestamp: float
+    label: str | None
+    index: int | None
+    probabilities: np.ndarray | None
+    labels: tuple[str, ...]
+    timings_ms: Mapping[str, float]
+    model: str = ""
+    backend: str = ""
+    smoothed_label: str | None = None
+    smoothed_probabilities: np.ndarray | None = None
+    accepted: bool = True
+    mode: str = "bmode"
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        unknown = set(self.timings_ms) - set(STAGES)
+        if unknown:
+            raise ValueError(f"unknown timing stage(s) {sorted(unknown)}; known: {STAGES}")
+        if self.error is None:
+            if self.probabilities is None or self.label is None or self.index is None:
+                raise ValueError("a prediction without error needs label, index and probabilities")
+            if self.probabilities.shape != (len(self.labels),):
+                raise ValueError(
+                    f"probabilities shape {self.probabilities.shape} != ({len(self.labels)},) labels"
+                )
+            if self.labels[self.index] != self.label:
+                raise ValueError(f"label {self.label!r} is not labels[{self.index}]")
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def confidence(self) -> float:
+        """Probability of the reported label (0 for an error result)."""
+        if self.probabilities is None or self.index is None:
+            return 0.0
+        return float(self.probabilities[self.index])
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (numpy arrays become lists, floats are rounded to 6 places)."""
+        out: dict[str, Any] = {
+            "frame": self.frame_index,
+            "timestamp": round(self.timestamp, 6),
+            "label": self.label,
+            "confidence": round(self.confidence, 6),
+            "accepted": self.accepted,
+            "mode": self.mode,
+            "smoothed_label": self.smoothed_label,
+            "timings_ms": {k: round(v, 4) for k, v in self.timings_ms.items()},
+            "model": self.model,
+            "backend": self.backend,
+        }
+        if self.probabilities is not None:
+            out["probabilities"] = {
+                k: round(float(p), 6) for k, p in zip(self.labels, self.probabilities, strict=True)
+            }
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Everything the runtime needs to preprocess for, and describe, an exported model.
+
+    Stored as JSON beside the ONNX file (``engines/NAME.json`` next to ``engines/NAME.onnx``).
+    ``mean``/``std`` are per channel on the 0..1 scale; ``input_size_hw`` is the network input.
+    """
+
+    name: str
+    architecture: str
+    labels: tuple[str, ...]
+    input_size_hw: tuple[int, int]
+    channels: int = 1
+    mean: tuple[float, ...] = (0.0,)
+    std: tuple[float, ...] = (1.0,)
+    genotype: Mapping[str, Any] | None = None
+    params: int | None = None
+    flops: int | None = None
+    onnx_sha256: str | None = None
+    rtecho_version: str | None = None
+    training_data: str = ""
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    trained: bool = True
+    description: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ModelCardError("model card needs a name")
+        labels = tuple(self.labels)
+        object.__setattr__(self, "labels", labels)
+        try:
+            check_labels(labels)
+        except ValueError as exc:
+            raise ModelCardError(f"model card {self.name!r}: {exc}") from None
+        if len(labels) < 2:
+            raise ModelCardError(f"model card {self.name!r}: needs at least two labels")
+        object.__setattr__(self, "input_size_hw", tuple(int(v) for v in self.input_size_hw))
+        if len(self.input_size_hw) != 2 or min(self.input_size_hw) < 8:
+            raise ModelCardError(f"model card {self.name!r}: bad input_size_hw {self.input_size_hw}")
+        if self.channels not in (1, 3):
+            raise ModelCardError(f"model card {self.name!r}: channels must be 1 or 3, got {self.channels}")
+        for key in ("mean", "std"):
+            value = tuple(float(v) for v in getattr(self, key))
+            object.__setattr__(self, key, value)
+            if len(value) != self.channels:
+                raise ModelCardError(
+                    f"model card {self.name!r}: {key} has {len(value)} values for {self.channels} channel(s)"
+                )
+        if any(s <= 0 for s in self.std):
+            raise ModelCardError(f"model card {self.name!r}: std must be positive")
+        if self.onnx_sha256 is not None and len(self.onnx_sha256) != 64:
+            raise ModelCardError(f"model card {self.name!r}: onnx_sha256 is not a sha256 hex digest")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["labels"] = list(self.labels)
+        d["input_size_hw"] = list(self.input_size_hw)
+        d["mean"] = list(self.mean)
+        d["std"] = list(self.std)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ModelCard:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ModelCardError(f"model card has unknown field(s) {sorted(unknown)}")
+        kw = dict(d)
+        for key in ("labels", "input_size_hw", "mean", "std"):
+            if key in kw and isinstance(kw[key], Sequence):
+                kw[key] = tuple(kw[key])
+        try:
+            return cls(**kw)
+        except TypeError as exc:
+            raise ModelCardError(f"model card is incomplete: {exc}") from None
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelCard:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ModelCardError(f"model card not found: {path}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ModelCardError(f"model card {path} is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ModelCardError(f"model card {path} must hold a JSON object")
+        return cls.from_dict(data)
+
+
+def card_path_for(model_path: str | Path) -> Path:
+    """The model card that belongs to a model file: ``NAME.json`` beside ``NAME.onnx``."""
+    return Path(model_path).with_suffix(".json")
