@@ -1,0 +1,94 @@
+"""``rtecho run SOURCE --model M``: classify every frame of a stream, with a latency summary."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+
+NAME = "run"
+HELP = "classify every frame of a video, DICOM cine, image folder or capture device"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="video file, DICOM, image folder, /dev/videoN or camera index")
+    p.add_argument("--model", default="tiny-untrained", help="ONNX path or model name in engines/")
+    p.add_argument("--backend", default=None, help="onnxruntime (default), openvino, tensorrt, torch")
+    p.add_argument("--precision", default="fp32", help="fp32, fp16, bf16 or int8 (backend permitting)")
+    p.add_argument("--threads", type=int, default=None, help="inference threads (backend default if unset)")
+    p.add_argument("--out", default=None, help="write the annotated video here (MP4)")
+    p.add_argument("--jsonl", default=None, help="write one JSON line per frame here")
+    p.add_argument("--realtime", action="store_true", help="replay a file paced at its own fps")
+    p.add_argument(
+        "--policy", choices=("latest", "block"), default=None, help="drop policy (default by source)"
+    )
+    p.add_argument("--summary-json", default=None, help="write the latency summary as JSON here")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rtecho.io import open_source
+    from rtecho.pipeline import StreamProcessor
+    from rtecho.runtime import load_engine
+    from rtecho.viz import JsonlSink, VideoSink, default_overlay
+
+    opts = {"threads": args.threads} if args.threads else {}
+    engine = load_engine(args.model, backend=args.backend, precision=args.precision, **opts)
+    source = open_source(args.source)
+    sinks = []
+    fps = source.info.fps or 30.0
+    if args.out:
+        sinks.append(VideoSink(args.out, fps=fps))
+    if args.jsonl:
+        sinks.append(
+            JsonlSink(
+                args.jsonl,
+                model_name=engine.card.name,
+                onnx_sha256=engine.card.onnx_sha256,
+                backend=f"{engine.backend}/{engine.precision}",
+            )
+        )
+    overlay = default_overlay() if args.out else None
+    if not engine.card.trained:
+        print(
+            f"note: model {engine.card.name!r} is UNTRAINED (random weights): its labels mean nothing",
+            file=sys.stderr,
+        )
+    bar = _progress(source.info.n_frames, disabled=args.no_progress or source.info.live)
+    with contextlib.ExitStack() as stack:
+        stack.callback(bar.close)
+        for sink in sinks:
+            stack.enter_context(sink)
+        proc = stack.enter_context(
+            StreamProcessor(engine, policy=args.policy, realtime=args.realtime, overlay=overlay, sinks=sinks)
+        )
+        for _ in proc.stream(source):
+            bar.update(1)
+    summary = proc.summary
+    assert summary is not None
+    print(f"{engine.card.name} on {engine.backend}/{engine.precision} - {args.source}")
+    print(summary.table())
+    if args.summary_json:
+        with open(args.summary_json, "w") as f:
+            json.dump(summary.to_dict(), f, indent=2)
+    if summary.stream_error:
+        print(f"rtecho run: error: {summary.stream_error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+class _NoBar:
+    def update(self, n: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _progress(total: int | None, disabled: bool):
+    if disabled:
+        return _NoBar()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(total=total, unit="frame", file=sys.stderr, leave=False)

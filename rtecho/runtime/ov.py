@@ -1,0 +1,72 @@
+"""OpenVINO on the CPU, compiled for latency (``PERFORMANCE_HINT=LATENCY``).
+
+Precision: fp32 (``INFERENCE_PRECISION_HINT=f32``), bf16 on CPUs with AVX-512 BF16/AMX
+(``INFERENCE_PRECISION_HINT=bf16``), int8 from the same QDQ graph ONNX Runtime uses.
+One infer request per engine, guarded by a lock (requests are not thread-safe).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import ClassVar
+
+import numpy as np
+
+from rtecho._lazy import require
+from rtecho.errors import EngineError
+from rtecho.runtime.base import Engine
+from rtecho.runtime.model_file import check_variant
+
+
+class OpenVinoEngine(Engine):
+    """OpenVINO CPU engine (options: ``threads``, ``hint`` = LATENCY|THROUGHPUT)."""
+
+    backend: ClassVar[str] = "openvino"
+    precisions: ClassVar[tuple[str, ...]] = ("fp32", "bf16", "int8")
+
+    def _open(self) -> None:
+        ov = require("openvino", "openvino", "the openvino backend")
+        path = check_variant(self.model_path, self.card, "int8" if self.precision == "int8" else "fp32")
+        core = ov.Core()
+        config = {"PERFORMANCE_HINT": str(self.options.get("hint", "LATENCY")).upper()}
+        if self.options.get("threads"):
+            config["INFERENCE_NUM_THREADS"] = int(self.options["threads"])
+        if self.precision == "bf16":
+            caps = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+            if "BF16" not in caps:
+                raise EngineError(
+                    f"this CPU has no bf16 support in OpenVINO (capabilities: {', '.join(caps)})"
+                )
+            config["INFERENCE_PRECISION_HINT"] = "bf16"
+        elif self.precision == "fp32":
+            config["INFERENCE_PRECISION_HINT"] = "f32"
+        try:
+            model = core.read_model(str(path))
+            self._compiled = core.compile_model(model, "CPU", config)
+        except RuntimeError as exc:
+            raise EngineError(
+                f"OpenVINO cannot load {path}: {str(exc).strip().splitlines()[0][:300]}"
+            ) from None
+        self._request = self._compiled.create_infer_request()
+        self._req_lock = threading.Lock()
+        self._settings = {
+            "hint": config["PERFORMANCE_HINT"],
+            "threads": self._compiled.get_property("INFERENCE_NUM_THREADS"),
+            "inference_precision": str(self._compiled.get_property("INFERENCE_PRECISION_HINT")),
+            "openvino": ov.__version__.split("-")[0],
+            "file": path.name,
+        }
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        with self._req_lock:
+            try:
+                self._request.infer({0: batch})
+            except RuntimeError as exc:
+                raise EngineError(
+                    f"OpenVINO failed on {self.card.name!r}: {str(exc).strip()[:300]}"
+                ) from None
+            return np.array(self._request.get_output_tensor(0).data, dtype=np.float32)
+
+    def _close(self) -> None:
+        self._request = None
+        self._compiled = None

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rtecho.errors import FrameError
+from rtecho.runtime.preprocess import Preprocessor, resize, resize_matrix
+from rtecho.types import ModelCard
+
+
+def _card(channels=1, size=(64, 64)):
+    return ModelCard(
+        "m", "x", ("A2C", "A4C"), size, channels=channels, mean=(0.5,) * channels, std=(0.25,) * channels
+    )
+
+
+def test_resize_matrix_rows_sum_to_one():
+    for n_in, n_out in [(240, 128), (128, 240), (7, 7), (1, 5), (320, 1)]:
+        m = resize_matrix(n_in, n_out)
+        assert m.shape == (n_out, n_in)
+        np.testing.assert_allclose(m.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_resize_matches_pillow_bilinear():
+    from PIL import Image
+
+    img = np.random.default_rng(0).random((97, 131)).astype(np.float32) * 255
+    ref = np.asarray(Image.fromarray(img, mode="F").resize((48, 40), Image.BILINEAR))
+    np.testing.assert_allclose(resize(img, (40, 48)), ref, atol=1e-3)
+
+
+def test_preprocess_gray_rgb_and_normalisation():
+    p = Preprocessor(_card())
+    white = p(np.full((120, 160, 3), 255, np.uint8))
+    assert white.shape == (1, 1, 64, 64) and white.dtype == np.float32
+    np.testing.assert_allclose(white, (1.0 - 0.5) / 0.25, atol=1e-4)
+    black = p(np.zeros((120, 160), np.uint8))
+    np.testing.assert_allclose(black, -2.0, atol=1e-5)
+    p3 = Preprocessor(_card(channels=3))
+    red = np.zeros((10, 10, 3), np.uint8)
+    red[..., 0] = 255
+    out = p3(red)
+    assert out.shape == (1, 3, 64, 64)
+    np.testing.assert_allclose(out[0, 0], 2.0, atol=1e-4)
+    np.testing.assert_allclose(out[0, 1], -2.0, atol=1e-4)
+
+
+def test_preprocess_roi_and_bad_frames():
+    p = Preprocessor(_card())
+    img = np.zeros((100, 100), np.uint8)
+    img[:50] = 255
+    top = p(img, roi=(0, 0, 50, 100))
+    np.testing.assert_allclose(top, 2.0, atol=1e-4)
+    for bad in (
+        np.zeros((10, 10), np.float32),
+        np.zeros((10, 10, 4), np.uint8),
+        np.zeros((0, 5), np.uint8),
+        [1, 2],
+    ):
+        with pytest.raises(FrameError):
+            p(bad)
+    with pytest.raises(FrameError, match="cropped"):
+        p(img, roi=(100, 0, 10, 10))
