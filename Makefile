@@ -23,19 +23,19 @@ bench: $(STAMP)
 	$(VPY) -m rtecho.bench
 
 test: $(STAMP)
-	$(VPY) -m ruff check rtecho tests demos benchmarks
+	$(VPY) -m ruff check .
 	$(VPY) -m pytest -q
 
 benchmarks: $(STAMP)
 	$(VPY) -m pytest -q benchmarks --benchmark-enable --benchmark-only
 
 lint: $(STAMP)
-	$(VPY) -m ruff check rtecho tests demos benchmarks
-	$(VPY) -m ruff format --check rtecho tests demos benchmarks
+	$(VPY) -m ruff check .
+	$(VPY) -m ruff format --check .
 
 format: $(STAMP)
-	$(VPY) -m ruff format rtecho tests demos benchmarks
-	$(VPY) -m ruff check --fix rtecho tests demos benchmarks
+	$(VPY) -m ruff format .
+	$(VPY) -m ruff check --fix .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
