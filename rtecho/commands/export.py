@@ -1,0 +1,105 @@
+"""``rtecho export MODEL --out engines/NAME.onnx``: torch model -> ONNX + model card + parity."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+NAME = "export"
+HELP = "export a registry model (optionally with a checkpoint) to ONNX with its model card"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="registry name (see `rtecho.models.list_models()`)")
+    p.add_argument("--out", required=True, help="output ONNX path, e.g. engines/darts1.onnx")
+    p.add_argument(
+        "--checkpoint", default=None, help="training checkpoint (.pt, loaded with weights_only=True)"
+    )
+    p.add_argument(
+        "--img-size", type=int, default=None, help="input size (default: the checkpoint's or model's)"
+    )
+    p.add_argument("--name", default=None, help="model name in the card (default: the file stem)")
+    p.add_argument("--training-data", default="", help="what the model was trained on (for the card)")
+    p.add_argument("--metrics", default=None, help="JSON file of evaluation metrics to put in the card")
+    p.add_argument("--parity-data", default=None, help="folder of held-out images for the parity check")
+    p.add_argument("--no-simplify", action="store_true", help="skip onnxslim graph simplification")
+
+
+def _parity_batch(folder: str, card_like, n: int = 64):
+    import numpy as np
+    from PIL import Image
+
+    from rtecho.errors import RtechoError
+    from rtecho.runtime.preprocess import Preprocessor
+
+    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))[:n]
+    if not files:
+        raise RtechoError(f"no images under {folder} for the parity check")
+    pre = Preprocessor(card_like)
+    return np.concatenate([pre(np.asarray(Image.open(f).convert("RGB"))) for f in files])
+
+
+def run(args: argparse.Namespace) -> int:
+    from rtecho._lazy import require
+    from rtecho.models import create_model, load_weights
+    from rtecho.runtime.export import export_onnx
+    from rtecho.types import ModelCard
+
+    torch = require("torch", "train", "export")
+    kw: dict = {}
+    state = None
+    if args.checkpoint:
+        ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
+        cfg = ckpt.get("config") or {}
+        if cfg.get("name") and cfg["name"] != args.model:
+            from rtecho.models import ModelError
+
+            raise ModelError(f"checkpoint {args.checkpoint} is for model {cfg['name']!r}, not {args.model!r}")
+        kw = {
+            "labels": tuple(cfg["labels"]) if cfg.get("labels") else None,
+            "in_chans": cfg.get("channels", 1),
+            "img_size": tuple(cfg["input_size_hw"]) if cfg.get("input_size_hw") else None,
+        }
+        if cfg.get("genotype"):
+            kw["genotype"] = cfg["genotype"]
+        state = ckpt["model"]
+    if args.img_size:
+        kw["img_size"] = args.img_size
+    model = create_model(args.model, **{k: v for k, v in kw.items() if v is not None})
+    if state is not None:
+        load_weights(model, state)
+    cfg = model.config
+    batch = None
+    if args.parity_data:
+        card_like = ModelCard(
+            cfg.name,
+            cfg.architecture,
+            tuple(cfg.labels),
+            cfg.input_size_hw,
+            cfg.channels,
+            tuple(cfg.mean),
+            tuple(cfg.std),
+        )
+        batch = _parity_batch(args.parity_data, card_like)
+    metrics = json.loads(Path(args.metrics).read_text()) if args.metrics else None
+    card = export_onnx(
+        model,
+        args.out,
+        name=args.name or Path(args.out).stem,
+        parity_batch=batch,
+        training_data=args.training_data,
+        metrics=metrics,
+        simplify=not args.no_simplify,
+    )
+    par = card.metrics["parity"]
+    print(
+        f"wrote {args.out} ({card.params} params, {card.flops / 1e6:.1f} MFLOPs, sha256 {card.onnx_sha256[:12]})"
+    )
+    print(
+        f"parity vs torch on {par['n']} inputs: max |logit diff| {par['max_abs_logit_diff']:.2e}, "
+        f"argmax agreement {par['argmax_agreement']:.1%}"
+    )
+    if state is None:
+        print("note: no --checkpoint given: the exported weights are the random initialisation")
+    return 0
