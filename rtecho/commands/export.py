@@ -23,6 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--training-data", default="", help="what the model was trained on (for the card)")
     p.add_argument("--metrics", default=None, help="JSON file of evaluation metrics to put in the card")
     p.add_argument("--parity-data", default=None, help="folder of held-out images for the parity check")
+    p.add_argument("--save-torch", action="store_true", help="also write NAME.pt for the torch backend")
     p.add_argument("--no-simplify", action="store_true", help="skip onnxslim graph simplification")
 
 
@@ -91,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         training_data=args.training_data,
         metrics=metrics,
         simplify=not args.no_simplify,
+        save_torch=args.save_torch,
     )
     par = card.metrics["parity"]
     print(

@@ -108,8 +108,12 @@ def export_onnx(
     simplify: bool = True,
     description: str = "",
     extra: Mapping[str, Any] | None = None,
+    save_torch: bool = False,
 ) -> ModelCard:
-    """Export a registry model (it must carry ``model.config``) to ONNX and write its card beside it."""
+    """Export a registry model (it must carry ``model.config``) to ONNX and write its card beside it.
+
+    ``save_torch`` also writes the state dict as ``NAME.pt`` for the torch reference backend.
+    """
     torch = require("torch", "train", "export")
     require("onnx", "train", "export")
     cfg = getattr(model, "config", None)
@@ -154,4 +158,6 @@ def export_onnx(
         },
     )
     card.save(card_path_for(out))
+    if save_torch:  # weights for the torch reference backend (a plain state dict)
+        torch.save(model.state_dict(), out.with_suffix(".pt"))
     return card

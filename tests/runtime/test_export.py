@@ -21,7 +21,7 @@ def test_export_parity_and_card(name, size, tmp_path):
     torch.manual_seed(0)
     model = create_model(name, img_size=size)
     out = tmp_path / f"{name}.onnx"
-    card = export_onnx(model, out, training_data="test: random weights", metrics={"acc": 0.5})
+    card = export_onnx(model, out, training_data="test: random weights", metrics={"acc": 0.5}, save_torch=True)
     assert card == ModelCard.load(card_path_for(out))
     assert card.input_size_hw == (size, size) and card.channels == 1 and len(card.labels) == 13
     assert card.params and card.flops and card.onnx_sha256 and card.rtecho_version
@@ -34,6 +34,14 @@ def test_export_parity_and_card(name, size, tmp_path):
         ref = model.eval()(torch.from_numpy(x)).numpy()
     with load_engine(out) as engine:  # dynamic batch: 3 works although export traced 2
         np.testing.assert_allclose(engine.infer(x), ref, atol=1e-3)
+    with load_engine(out, backend="torch") as engine:  # the reference backend, rebuilt from the card
+        np.testing.assert_allclose(engine.infer(x), ref, atol=1e-5)
+        assert engine.info.settings["weights"] == f"{name}.pt"
+    out.with_suffix(".pt").unlink()
+    with pytest.raises(EngineError, match="no torch weights"):
+        load_engine(out, backend="torch").open()
+    with load_engine(out, backend="torch", allow_random=True) as engine:
+        assert engine.info.settings["weights"].startswith("random")
 
 
 def test_export_needs_registry_model(tmp_path):
