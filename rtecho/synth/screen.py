@@ -1,0 +1,231 @@
+"""Full scanner screens: furniture around the fan, colour Doppler boxes, spectral Doppler and M-mode screens.
+
+:func:`render_screen` returns the RGB screen and its ground truth (fan geometry and mode), used to test
+sector detection and mode gating.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from rtecho._lazy import require
+from rtecho.synth.config import SynthConfig, SynthError, check_size, check_view
+from rtecho.synth.render import render_stages
+
+SCREEN_MODES: tuple[str, ...] = ("bmode", "color_doppler", "spectral_doppler", "mmode")
+VENDORS = ("ACUSONIC", "VIVIDUS", "EPIQO", "SIMSCAN", "rtSim")
+
+
+@dataclass(frozen=True)
+class ScreenTruth:
+    """Ground truth of a screen: mode, view, and the 2-D fan (apex xy px, radius px, angles from down)."""
+
+    mode: str
+    view: str
+    size_hw: tuple[int, int]
+    apex_xy: tuple[float, float]
+    radius_px: float
+    angle_start_deg: float
+    angle_end_deg: float
+    depth_cm: float
+    doppler_box: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Screen:
+    """An RGB uint8 screen and its :class:`ScreenTruth`."""
+
+    image: np.ndarray
+    truth: ScreenTruth
+
+
+def _ecg(n: int, phase0: float, beats: float, rng: np.random.Generator) -> np.ndarray:
+    t = (phase0 + np.linspace(0, beats, n)) % 1.0
+    qrs = np.exp(-(((t - 0.02) / 0.012) ** 2)) - 0.25 * np.exp(-(((t - 0.05) / 0.01) ** 2))
+    tw = 0.25 * np.exp(-(((t - 0.32) / 0.05) ** 2))
+    pw = 0.12 * np.exp(-(((t - 0.88) / 0.03) ** 2))
+    return qrs + tw + pw + rng.normal(0, 0.015, n)
+
+
+def _draw_furniture(img: np.ndarray, t: ScreenTruth, rng: np.random.Generator, hr: float) -> np.ndarray:
+    Image = require("PIL.Image", "synth", "screen furniture")
+    ImageDraw = require("PIL.ImageDraw", "synth", "screen furniture")
+    h, w = t.size_hw
+    pil = Image.fromarray(img)
+    d = ImageDraw.Draw(pil)
+    grey = (200, 200, 200)
+    lines = [
+        str(rng.choice(VENDORS)),
+        f"P{int(rng.integers(2, 6))}-{int(rng.integers(1, 3))} {rng.uniform(1.5, 4.0):.1f}MHz",
+        f"FR {int(rng.integers(30, 80))}Hz",
+        f"{t.depth_cm:.0f}cm",
+        f"G {int(rng.integers(30, 70))}  DR {int(rng.integers(40, 70))}",
+    ]
+    y = 2
+    for s in lines[: int(rng.integers(2, len(lines) + 1))]:
+        d.text((3, y), s, fill=grey)
+        y += 11
+    # depth scale along the left fan edge, cm ticks
+    a = math.radians(t.angle_start_deg)
+    ppcm = t.radius_px / t.depth_cm
+    for k in range(1, int(t.depth_cm) + 1):
+        r = k * ppcm
+        x0 = t.apex_xy[0] + r * math.sin(a) - 4
+        y0 = t.apex_xy[1] + r * math.cos(a)
+        ln = 5 if k % 5 == 0 else 2
+        d.line([(x0 - ln, y0), (x0, y0)], fill=grey)
+    # orientation marker and grey bar
+    d.text((t.apex_xy[0] + 8, max(t.apex_xy[1], 0) + 1), "V", fill=(230, 230, 230))
+    bx = w - 10
+    for yy in range(int(h * 0.2), int(h * 0.5)):
+        v = int(255 * (int(h * 0.5) - yy) / (h * 0.3))
+        d.line([(bx, yy), (bx + 4, yy)], fill=(v, v, v))
+    # ECG trace synchronised to the cycle, with a moving cursor
+    n = int(w * 0.8)
+    ecg = _ecg(n, float(rng.random()), 3.0 * hr / 75.0, rng)
+    base = h - 10
+    pts = [(int(w * 0.1) + i, base - 10 * ecg[i]) for i in range(n)]
+    d.line(pts, fill=(60, 220, 90))
+    cur = int(w * 0.1) + int(rng.integers(0, n))
+    d.line([(cur, base - 14), (cur, base + 4)], fill=(230, 230, 60))
+    return np.asarray(pil)
+
+
+def _color_doppler(
+    rgb: np.ndarray, gray: np.ndarray, t: ScreenTruth, rng: np.random.Generator
+) -> ScreenTruth:
+    h, w = gray.shape
+    r0, r1 = sorted(rng.uniform(0.25, 0.95, 2) * t.radius_px)
+    r1 = max(r1, r0 + 0.2 * t.radius_px)
+    span = t.angle_end_deg - t.angle_start_deg
+    a0 = t.angle_start_deg + float(rng.uniform(0.05, 0.4)) * span
+    a1 = min(a0 + float(rng.uniform(0.25, 0.5)) * span, t.angle_end_deg)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    dx, dy = xs + 0.5 - t.apex_xy[0], ys + 0.5 - t.apex_xy[1]
+    rr, th = np.hypot(dx, dy), np.degrees(np.arctan2(dx, dy))
+    box = (rr >= r0) & (rr <= r1) & (th >= a0) & (th <= a1)
+    yy, xx = np.mgrid[0:8, 0:8]
+    vel = np.sin(xx * rng.uniform(0.3, 1.0) + yy * rng.uniform(0.3, 1.0) + rng.uniform(0, 6)).astype(
+        np.float32
+    )
+    vel = np.kron(vel, np.ones((h // 8 + 1, w // 8 + 1), np.float32))[:h, :w]
+    flow = box & (gray < 60)
+    red = np.clip(255 * vel, 0, 255) + 60 * (np.abs(vel) > 0.85)
+    blue = np.clip(-255 * vel, 0, 255)
+    rgb[flow, 0] = np.clip(red[flow], 0, 255).astype(np.uint8)
+    rgb[flow, 1] = np.clip(120 * (np.abs(vel[flow]) > 0.8), 0, 255).astype(np.uint8)
+    rgb[flow, 2] = blue[flow].astype(np.uint8)
+    edge = box & ~((rr >= r0 + 1) & (rr <= r1 - 1) & (th >= a0 + 0.8) & (th <= a1 - 0.8))
+    rgb[edge] = 180
+    for i in range(int(h * 0.3)):  # colour bar
+        v = 1 - 2 * i / (h * 0.3)
+        rgb[int(h * 0.55) + i, 4:9] = (int(255 * max(v, 0)), 0, int(255 * max(-v, 0)))
+    return replace(t, doppler_box=(float(r0), float(r1), float(a0), float(a1)))
+
+
+def _trace_screen(
+    small: np.ndarray, mode: str, size_hw: tuple[int, int], rng: np.random.Generator, hr: float
+) -> np.ndarray:
+    """Spectral Doppler or M-mode: a small 2-D image on top, a scrolling trace below."""
+    h, w = size_hw
+    out = np.zeros((h, w), np.float32)
+    sh, sw = small.shape
+    x0 = (w - sw) // 2
+    out[:sh, x0 : x0 + sw] = small
+    top = sh + 4
+    th = h - top - 14
+    n = w - 20
+    t = np.linspace(0, 3.0 * hr / 75.0, n) + rng.random()
+    if mode == "spectral_doppler":
+        vmax = np.clip(np.sin(np.pi * (t % 1.0) / 0.35), 0, None) * (t % 1.0 < 0.35) * rng.uniform(0.5, 0.9)
+        vmax += 0.4 * np.exp(-((((t % 1.0) - 0.55) / 0.06) ** 2)) + 0.3 * np.exp(
+            -((((t % 1.0) - 0.85) / 0.05) ** 2)
+        )
+        base = top + int(th * rng.uniform(0.3, 0.6))
+        rows = np.arange(th)[:, None] + top
+        sign = 1 if rng.random() < 0.5 else -1
+        height = vmax[None, :] * th * 0.45
+        inside = (sign * (base - rows) >= 0) & (np.abs(base - rows) <= height)
+        spec = inside * rng.uniform(0.3, 1.0, (th, n)) * 230
+        out[top : top + th, 10 : 10 + n] = spec
+        out[base, 10 : 10 + n] = 200
+    else:
+        depths = np.sort(rng.uniform(0.05, 0.95, 6)) * th
+        amp = rng.uniform(2, 8, 6)
+        rows = np.arange(th)[:, None]
+        img = np.zeros((th, n), np.float32)
+        for k, (dep, a) in enumerate(zip(depths, amp, strict=True)):
+            pos = dep + a * np.sin(2 * np.pi * t + k)
+            img += 200 * np.exp(-(((rows - pos[None, :]) / rng.uniform(1.5, 4)) ** 2))
+        img += rng.uniform(0, 40, img.shape)
+        out[top : top + th, 10 : 10 + n] = np.clip(img, 0, 255)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def render_screen(
+    view: str,
+    rng: np.random.Generator,
+    size_hw: tuple[int, int] = (240, 320),
+    config: SynthConfig | None = None,
+    mode: str | None = None,
+    furniture: bool | None = None,
+) -> Screen:
+    """Render a full scanner screen (RGB) of ``view`` with its fan/mode ground truth.
+
+    ``mode`` is one of ``bmode``, ``color_doppler``, ``spectral_doppler``, ``mmode``; default: drawn with
+    ``config.doppler_prob`` / ``config.nonbmode_prob``.
+
+    >>> import numpy as np
+    >>> s = render_screen("PLAX", np.random.default_rng(0), mode="color_doppler")
+    >>> s.image.shape, s.truth.mode
+    ((240, 320, 3), 'color_doppler')
+    """
+    check_view(view)
+    h, w = check_size(size_hw)
+    cfg = config or SynthConfig()
+    if mode is None:
+        u = float(rng.random())
+        mode = "bmode"
+        if u < cfg.nonbmode_prob:
+            mode = "spectral_doppler" if rng.random() < 0.5 else "mmode"
+        elif u < cfg.nonbmode_prob + cfg.doppler_prob:
+            mode = "color_doppler"
+    if mode not in SCREEN_MODES:
+        raise SynthError(f"unknown screen mode {mode!r}; known: {', '.join(SCREEN_MODES)}")
+    furniture = cfg.furniture if furniture is None else furniture
+    hr = float(rng.uniform(50, 110))
+    if mode in ("spectral_doppler", "mmode"):
+        small_h = max(int(h * 0.38), 16)
+        scfg = replace(cfg, radius_frac=(0.9, 0.95), apex_y_frac=(0.02, 0.04), jpeg_prob=0.0)
+        small, _, acq, _ = render_stages(view, rng, (small_h, max(int(small_h * 1.3), 16)), scfg)
+        gray = _trace_screen(small, mode, (h, w), rng, hr)
+        g = acq.geom
+        x0 = (w - small.shape[1]) // 2
+        truth = ScreenTruth(
+            mode,
+            view,
+            (h, w),
+            (g.apex_xy[0] + x0, g.apex_xy[1]),
+            g.radius_px,
+            g.angle_start_deg,
+            g.angle_end_deg,
+            g.depth_cm,
+        )
+    else:
+        scfg = replace(
+            cfg, radius_frac=(0.72, 0.88), apex_y_frac=(0.02, 0.06), apex_x_jitter_frac=0.02, jpeg_prob=0.0
+        )
+        gray, _, acq, _ = render_stages(view, rng, (h, w), scfg)
+        g = acq.geom
+        truth = ScreenTruth(
+            mode, view, (h, w), g.apex_xy, g.radius_px, g.angle_start_deg, g.angle_end_deg, g.depth_cm
+        )
+    rgb = np.repeat(gray[:, :, None], 3, axis=2)
+    if mode == "color_doppler":
+        truth = _color_doppler(rgb, gray, truth, rng)
+    if furniture:
+        rgb = _draw_furniture(rgb, truth, rng, hr)
+    return Screen(np.ascontiguousarray(rgb), truth)
