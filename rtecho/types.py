@@ -93,6 +93,28 @@ class Frame:
         return (int(self.image.shape[0]), int(self.image.shape[1]))
 
 
+@dataclass(frozen=True)
+class ViewChange:
+    """The reported view changed from ``from_label`` (None for the first view) to ``to_label`` at a frame."""
+
+    from_label: str | None
+    to_label: str
+    frame_index: int
+    timestamp: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.from_label,
+            "to": self.to_label,
+            "frame": self.frame_index,
+            "timestamp": round(self.timestamp, 6),
+        }
+
+
+#: Modes whose frames get a view label; frames in other modes may have ``label`` None.
+CLASSIFIED_MODES: tuple[str, ...] = ("bmode", "color_doppler")
+
+
 @dataclass(frozen=True, eq=False)
 class Prediction:
     """The result for one frame.
@@ -115,12 +137,14 @@ class Prediction:
     accepted: bool = True
     mode: str = "bmode"
     error: str | None = None
+    view_change: ViewChange | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.timings_ms) - set(STAGES)
         if unknown:
             raise ValueError(f"unknown timing stage(s) {sorted(unknown)}; known: {STAGES}")
-        if self.error is None:
+        gated = self.mode not in CLASSIFIED_MODES and self.label is None and self.index is None
+        if self.error is None and not gated:
             if self.probabilities is None or self.label is None or self.index is None:
                 raise ValueError("a prediction without error needs label, index and probabilities")
             if self.probabilities.shape != (len(self.labels),):
@@ -161,6 +185,8 @@ class Prediction:
             }
         if self.error is not None:
             out["error"] = self.error
+        if self.view_change is not None:
+            out["view_change"] = self.view_change.to_dict()
         return out
 
 

@@ -17,15 +17,31 @@ import numpy as np
 from rtecho.errors import EngineError, FrameError
 from rtecho.runtime.base import Engine
 from rtecho.runtime.preprocess import Preprocessor, softmax
-from rtecho.types import Frame, ModelCard, Prediction
+from rtecho.types import Frame, ModelCard, Prediction, ViewChange
 
 Annotate = Callable[[np.ndarray, Prediction], np.ndarray]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """What a mode-aware preprocessor gives: the network input (None: do not classify) and the mode."""
+
+    x: np.ndarray | None
+    mode: str = "bmode"
+
+
+@dataclass(frozen=True, eq=False)
 class Postprocessed:
-    probabilities: np.ndarray
-    index: int
+    """Probabilities and arg-max (None for a frame that was not classified); ``smoothed`` says whether
+    the smoothed fields come from a smoother (else the raw result is reported as smoothed)."""
+
+    probabilities: np.ndarray | None
+    index: int | None
+    smoothed_label: str | None = None
+    smoothed_probabilities: np.ndarray | None = None
+    accepted: bool = True
+    view_change: ViewChange | None = None
+    smoothed: bool = False
 
 
 class Postprocessor:
@@ -37,6 +53,12 @@ class Postprocessor:
     def __call__(self, logits: np.ndarray) -> Postprocessed:
         probs = softmax(logits.astype(np.float32))
         return Postprocessed(probs, int(np.argmax(probs)))
+
+    def step(self, logits: np.ndarray | None, frame: Frame, mode: str) -> Postprocessed:
+        """One frame of a stream (``logits`` None when the mode gate skipped inference)."""
+        if logits is None:
+            return Postprocessed(None, None, accepted=False)
+        return self(logits)
 
 
 class FramePipeline:
@@ -52,7 +74,10 @@ class FramePipeline:
         self.engine = engine
         self.card = engine.card
         self.preprocess = preprocessor or Preprocessor(engine.card)
-        self.postprocess = postprocessor or Postprocessor(engine.card)
+        # a mode-aware preprocessor (rtecho.us.UltrasoundPreprocessor) may bring its postprocessor
+        self.postprocess = (
+            postprocessor or getattr(self.preprocess, "postprocessor", None) or Postprocessor(engine.card)
+        )
         self.overlay = overlay
         self.model = engine.card.name
         self.backend = f"{engine.backend}/{engine.precision}"
@@ -77,13 +102,20 @@ class FramePipeline:
         clock = time.perf_counter
         t0 = clock()
         try:
-            x = self.preprocess(frame.image)
+            prep = self.preprocess(frame.image)
+            x, mode = (prep.x, prep.mode) if isinstance(prep, Prepared) else (prep, "bmode")
             t1 = clock()
-            logits = self.engine.infer(x)[0]
+            logits = self.engine.infer(x)[0] if x is not None else None
             t2 = clock()
         except (FrameError, EngineError) as exc:
             return self.error_result(frame.index, frame.timestamp, str(exc)), None
-        post = self.postprocess(logits)
+        step = getattr(self.postprocess, "step", None)
+        if step is not None:
+            post = step(logits, frame, mode)
+        else:
+            post = (
+                self.postprocess(logits) if logits is not None else Postprocessed(None, None, accepted=False)
+            )
         t3 = clock()
         timings = {
             "decode": frame.decode_ms,
@@ -91,16 +123,19 @@ class FramePipeline:
             "infer": (t2 - t1) * 1e3,
             "postprocess": (t3 - t2) * 1e3,
         }
-        pred = self._prediction(frame, post, timings, (t3 - frame.arrival) * 1e3)
+        pred = self._prediction(frame, post, timings, (t3 - frame.arrival) * 1e3, mode)
         if self.overlay is None:
             return pred, None
         annotated = self.overlay(frame.image, pred)
         t4 = clock()
         timings["overlay"] = (t4 - t3) * 1e3
-        return self._prediction(frame, post, timings, (t4 - frame.arrival) * 1e3), annotated
+        return self._prediction(frame, post, timings, (t4 - frame.arrival) * 1e3, mode), annotated
 
-    def _prediction(self, frame: Frame, post: Postprocessed, timings: dict, e2e_ms: float) -> Prediction:
-        label = self.card.labels[post.index]
+    def _prediction(
+        self, frame: Frame, post: Postprocessed, timings: dict, e2e_ms: float, mode: str = "bmode"
+    ) -> Prediction:
+        label = self.card.labels[post.index] if post.index is not None else None
+        smoothed = post.smoothed
         return Prediction(
             frame_index=frame.index,
             timestamp=frame.timestamp,
@@ -111,6 +146,9 @@ class FramePipeline:
             timings_ms={**timings, "end_to_end": e2e_ms},
             model=self.model,
             backend=self.backend,
-            smoothed_label=label,
-            smoothed_probabilities=post.probabilities,
+            smoothed_label=post.smoothed_label if smoothed else label,
+            smoothed_probabilities=post.smoothed_probabilities if smoothed else post.probabilities,
+            accepted=post.accepted,
+            mode=mode,
+            view_change=post.view_change,
         )

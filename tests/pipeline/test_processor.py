@@ -41,9 +41,10 @@ def test_latest_policy_bounds_latency_with_slow_engine(tiny_onnx):
     assert s.processed == len(preds) and s.processed < 60
     e2e = np.array([p.timings_ms["end_to_end"] for p in preds])
     # bounded: at most one frame waits behind the one in flight (2 x 50 ms), never the growing
-    # backlog a lossless queue would build (which would reach ~1 s over 2 s of frames here)
-    assert e2e.max() < 400, e2e
-    assert e2e[-10:].mean() < 250
+    # backlog a lossless queue would build (which reaches ~1 s over these 2 s of frames; see the
+    # next test). Generous margins: the CI machine is shared and has 2 cores.
+    assert e2e.max() < 600, e2e
+    assert e2e[-10:].mean() < e2e[:10].mean() + 200, e2e
     assert s.deadline_misses is not None and s.deadline_misses >= 1
     assert src.closed
 

@@ -1,0 +1,119 @@
+"""How the ultrasound stages plug into the frame pipeline.
+
+:class:`UltrasoundPreprocessor` (sector crop/blank + mode gate, then the card's preprocessing)
+returns a :class:`~rtecho.pipeline.stages.Prepared`; frames in a mode that is not classified skip
+inference. :class:`UltrasoundPostprocessor` applies the card's calibration (temperature, unknown
+rejection) and the temporal smoother, and emits :class:`~rtecho.types.ViewChange` events in
+``Prediction.view_change`` (so they reach the callback, the JSONL sink and the overlay). The
+preprocessor carries its postprocessor, so one argument wires both::
+
+    from rtecho.pipeline import StreamProcessor
+    from rtecho.us.stage import UltrasoundPreprocessor
+
+    pre = UltrasoundPreprocessor.for_engine(engine)
+    with StreamProcessor(engine, preprocessor=pre, callback=on_result) as proc:
+        proc.run(source)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rtecho.pipeline.stages import Postprocessed, Prepared
+from rtecho.runtime.preprocess import Preprocessor
+from rtecho.types import CLASSIFIED_MODES, Frame, ModelCard, check_image
+from rtecho.us.calibration import Calibration
+from rtecho.us.mode import ModeGate
+from rtecho.us.sector import Sector, SectorDetector
+from rtecho.us.smoothing import TemporalSmoother
+
+
+class UltrasoundPostprocessor:
+    """Calibrated probabilities, rejection as unknown, smoothing with hysteresis, view-change events.
+
+    ``calibration`` defaults to the card's ``extra["calibration"]`` (identity when absent).
+    """
+
+    def __init__(
+        self,
+        card: ModelCard,
+        calibration: Calibration | None = None,
+        tau_s: float = 0.12,
+        min_stable_s: float = 0.2,
+        margin: float = 0.0,
+        min_prob: float = 0.4,
+    ) -> None:
+        self.labels = card.labels
+        self.calibration = calibration or Calibration.from_card(card) or Calibration()
+        self.smoother = TemporalSmoother(
+            card.labels, tau_s=tau_s, min_stable_s=min_stable_s, margin=margin, min_prob=min_prob
+        )
+
+    def __call__(self, logits: np.ndarray) -> Postprocessed:
+        """Calibrated probabilities and rejection of one logit vector (no smoothing)."""
+        probs, accepted = self.calibration.apply(logits)
+        return Postprocessed(probs, int(np.argmax(probs)), accepted=accepted)
+
+    def step(self, logits: np.ndarray | None, frame: Frame, mode: str) -> Postprocessed:
+        """One frame of the stream: rejected and not-classified frames leave the smoother as it is."""
+        if logits is None:
+            held = self.smoother.hold(frame.timestamp)
+            return Postprocessed(None, None, held.label, held.probabilities, accepted=False, smoothed=True)
+        probs, accepted = self.calibration.apply(logits)
+        sm = (
+            self.smoother.update(probs, frame.timestamp, frame.index)
+            if accepted
+            else self.smoother.hold(frame.timestamp)
+        )
+        return Postprocessed(
+            probs, int(np.argmax(probs)), sm.label, sm.probabilities, accepted, sm.change, smoothed=True
+        )
+
+    def reset(self) -> None:
+        self.smoother.reset()
+
+
+class UltrasoundPreprocessor:
+    """Sector detection, crop and blank, mode gating, then the card's preprocessing.
+
+    ``__call__(image) -> Prepared``; ``sector`` and ``last_mode`` hold the latest results.
+    """
+
+    def __init__(
+        self,
+        card: ModelCard,
+        detector: SectorDetector | None = None,
+        gate: ModeGate | None = None,
+        postprocessor: Any = None,
+        crop: bool = True,
+        blank: bool = True,
+    ) -> None:
+        self.base = Preprocessor(card)
+        self.detector = detector or SectorDetector()
+        self.gate = gate or ModeGate()
+        self.postprocessor = postprocessor
+        self.crop, self.blank = crop, blank
+        self.sector: Sector | None = None
+        self.last_mode: str | None = None
+
+    @classmethod
+    def for_engine(cls, engine: Any, **post_kw: Any) -> UltrasoundPreprocessor:
+        """Preprocessor + :class:`UltrasoundPostprocessor` (``post_kw``) for ``engine.card``."""
+        return cls(engine.card, postprocessor=UltrasoundPostprocessor(engine.card, **post_kw))
+
+    def __call__(self, image: np.ndarray) -> Prepared:
+        image = check_image(image)
+        self.sector = self.detector.update(image)
+        self.last_mode = self.gate(image, self.sector).mode
+        if self.last_mode not in CLASSIFIED_MODES:
+            return Prepared(None, self.last_mode)
+        return Prepared(self.base(self.sector.apply(image, crop=self.crop, blank=self.blank)), self.last_mode)
+
+    def reset(self) -> None:
+        """Forget the stream state (sector window, previous frames, smoother)."""
+        self.detector.reset()
+        self.gate.reset()
+        if hasattr(self.postprocessor, "reset"):
+            self.postprocessor.reset()
