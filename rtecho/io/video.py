@@ -53,6 +53,11 @@ class VideoSource(Source):
         self._container: Any = None
         self._container = self._open(av)
         stream = self._container.streams.video[0]
+        if stream.codec_context is None:
+            self._container.close()
+            raise SourceError(
+                f"cannot decode video {self._path}: unsupported codec (FFmpeg has no decoder for it)"
+            )
         n = int(stream.frames or 0)
         fps = _fps(stream)
         size = (int(stream.codec_context.height), int(stream.codec_context.width))

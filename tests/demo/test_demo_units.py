@@ -145,10 +145,6 @@ def test_view_changes_marks_label_switches():
     assert view_changes(preds) == [2, 4]
 
 
-@pytest.mark.xfail(
-    raises=AttributeError,
-    reason="rtecho.io.VideoSource reads stream.codec_context.height, which is None for an unknown codec",
-)
 def test_unsupported_codec_gives_a_clear_error(tmp_path, cache):
     avi = make_video(tmp_path / "clip.avi", "mjpeg", n=5)
     unknown = tmp_path / "unknown_codec.avi"

@@ -133,3 +133,13 @@ def test_slice_threading_never_frame_threading(media: dict[str, Path]) -> None:
     stream = src._container.streams.video[0]
     assert stream.thread_type.name == "SLICE"  # frame threading would hold frames back (latency)
     src.close()
+
+
+def test_unknown_codec_is_a_clear_error(tmp_path):
+    from tests.fixtures import make_video
+
+    avi = make_video(tmp_path / "clip.avi", "mjpeg", n=3)
+    unknown = tmp_path / "q.avi"
+    unknown.write_bytes(avi.read_bytes().replace(b"MJPG", b"QQQQ"))
+    with pytest.raises(SourceError, match="unsupported codec"):
+        VideoSource(unknown)
