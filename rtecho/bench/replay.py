@@ -1,8 +1,9 @@
-"""A source that replays decoded frames from memory, looped, optionally paced like a live scanner."""
+"""A source that replays decoded frames from memory, looped, paced like a scanner or in lockstep."""
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Iterator, Sequence
 
@@ -10,34 +11,69 @@ from rtecho.types import Frame, SourceInfo
 
 
 class ReplaySource:
-    """Replays ``frames`` ``loops`` times with continuous indices and timestamps.
+    """Replays ``frames`` as ``n_frames`` frames (looping) with continuous indices and timestamps.
 
-    With ``pace`` the frames are released at ``fps`` (each frame's arrival is stamped when it is
-    released, as a scanner delivers it); ``decode_ms`` keeps the time the frame really took to decode.
+    Release modes (each frame's ``arrival`` is stamped when it is released, as a scanner delivers it;
+    ``decode_ms`` keeps the time the frame really took to decode):
+
+    - ``pace_fps``: release frame ``i`` at ``t0 + i / pace_fps`` (a live scanner);
+    - ``lockstep``: release the next frame only after :meth:`done` was called for the previous one
+      (closed loop, one frame in flight: latency without queueing, at the highest sustainable rate);
+    - neither: as fast as the consumer takes them.
+
+    ``fps`` is what the source reports (the clip's rate: the processor counts deadline misses
+    against one period of it). ``timeout`` bounds a lockstep wait, so a lost result cannot hang a run.
+
+    >>> import numpy as np
+    >>> from rtecho.types import Frame
+    >>> src = ReplaySource([Frame(np.zeros((4, 4), np.uint8), index=0, timestamp=0.0)], fps=30, n_frames=3)
+    >>> [f.index for f in src]
+    [0, 1, 2]
     """
 
     def __init__(
-        self, frames: Sequence[Frame], fps: float, loops: int = 1, pace: bool = False, live: bool = False
-    ):
+        self,
+        frames: Sequence[Frame],
+        fps: float,
+        n_frames: int | None = None,
+        pace_fps: float | None = None,
+        lockstep: bool = False,
+        live: bool = False,
+        timeout: float = 5.0,
+    ) -> None:
         if not frames:
             raise ValueError("nothing to replay")
-        self.frames, self.fps, self.loops, self.pace = list(frames), float(fps), int(loops), pace
+        if pace_fps is not None and pace_fps <= 0:
+            raise ValueError(f"pace_fps must be positive, got {pace_fps}")
+        self.frames, self.fps = list(frames), float(fps)
+        self.n_frames = int(n_frames) if n_frames is not None else len(self.frames)
+        self.pace_fps, self.lockstep, self.timeout = pace_fps, lockstep, timeout
+        self._gate = threading.Semaphore(1)
+        self._closed = threading.Event()
         src = frames[0].source
         self.info = SourceInfo(
             uri=f"replay:{src.uri if src else '?'}",
             kind="replay",
             fps=self.fps,
             size_hw=frames[0].size_hw,
-            n_frames=len(self.frames) * self.loops,
+            n_frames=self.n_frames,
             live=live,
         )
+
+    def done(self) -> None:
+        """The result of the frame in flight is out: release the next one (lockstep mode)."""
+        self._gate.release()
 
     def __iter__(self) -> Iterator[Frame]:
         t0 = time.perf_counter()
         n = len(self.frames)
-        for i in range(n * self.loops):
-            if self.pace:
-                delay = t0 + i / self.fps - time.perf_counter()
+        for i in range(self.n_frames):
+            if self._closed.is_set():
+                return
+            if self.lockstep and not self._gate.acquire(timeout=self.timeout):
+                return  # a result never came back (an error frame does call done()); end the run
+            if self.pace_fps:
+                delay = t0 + i / self.pace_fps - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
             yield dataclasses.replace(
@@ -49,4 +85,5 @@ class ReplaySource:
             )
 
     def close(self) -> None:
-        pass
+        self._closed.set()
+        self._gate.release()

@@ -8,7 +8,8 @@ One infer request per engine, guarded by a lock (requests are not thread-safe).
 from __future__ import annotations
 
 import threading
-from typing import ClassVar
+from functools import lru_cache
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -16,6 +17,14 @@ from rtecho._lazy import require
 from rtecho.errors import EngineError
 from rtecho.runtime.base import Engine
 from rtecho.runtime.model_file import check_variant
+
+
+@lru_cache(maxsize=1)
+def _core() -> Any:
+    """One OpenVINO Core per process: creating a Core per engine and compiling again after worker
+    threads used another one crashed the process now and then (seen in the bench's tests)."""
+    ov = require("openvino", "openvino", "the openvino backend")
+    return ov.Core()
 
 
 class OpenVinoEngine(Engine):
@@ -27,7 +36,7 @@ class OpenVinoEngine(Engine):
     def _open(self) -> None:
         ov = require("openvino", "openvino", "the openvino backend")
         path = check_variant(self.model_path, self.card, "int8" if self.precision == "int8" else "fp32")
-        core = ov.Core()
+        core = _core()
         config = {"PERFORMANCE_HINT": str(self.options.get("hint", "LATENCY")).upper()}
         if self.options.get("threads"):
             config["INFERENCE_NUM_THREADS"] = int(self.options["threads"])

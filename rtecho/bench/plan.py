@@ -1,0 +1,119 @@
+"""Which configurations a run covers, and the acceptance check on the results."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rtecho.bench.runner import BenchConfig, BenchResult
+from rtecho.errors import EngineError, MissingExtraError
+from rtecho.runtime import PRECISIONS, available_backends, get_backend, list_models, resolve_model
+from rtecho.runtime.model_file import variant_path
+
+#: Precisions read from their own file ``NAME.PRECISION.onnx`` (the others compile the fp32 graph).
+FILE_PRECISIONS = {"onnxruntime": ("int8", "fp16"), "openvino": ("int8",), "tensorrt": ("fp16", "int8")}
+BASELINE = "torch"
+LIMIT_MS = 13.0
+LIMIT_SMALL_MS = 3.0
+SMALL_MODELS = ("darts1", "darts2")
+
+
+def default_models() -> list[str]:
+    """Every model in the engine directories; ``tiny-untrained`` only when there is no other."""
+    names = [p.stem for p in list_models()]
+    shipped = [n for n in names if n != "tiny-untrained"]
+    return shipped or names
+
+
+def default_backends() -> list[str]:
+    """Every installed backend (torch eager last: it is the speed-up baseline)."""
+    found = available_backends()
+    return [b for b in found if b != BASELINE] + ([BASELINE] if BASELINE in found else [])
+
+
+def plan_configs(
+    models: Sequence[str],
+    backends: Sequence[str],
+    precisions: Sequence[str] | None = None,
+    threads: Sequence[int | None] = (None,),
+) -> tuple[list[BenchConfig], list[dict[str, str]]]:
+    """Every (model, backend, precision, threads) to run, and every combination skipped, with why.
+
+    A precision is skipped when the backend does not support it or its file (``NAME.int8.onnx``)
+    is missing; torch eager runs fp32 only (it is the baseline).
+    """
+    precisions = list(precisions or PRECISIONS)
+    for p in precisions:
+        if p not in PRECISIONS:
+            raise EngineError(f"unknown precision {p!r}; known: {', '.join(PRECISIONS)}")
+    configs: list[BenchConfig] = []
+    skipped: list[dict[str, str]] = []
+    for model in models:
+        path = resolve_model(model)
+        for backend in backends:
+            try:
+                supported = get_backend(backend).load_class().precisions
+            except MissingExtraError as exc:
+                skipped.append({"model": model, "backend": backend, "precision": "*", "reason": str(exc)})
+                continue
+            for precision in precisions:
+                why = _skip_reason(path, backend, precision, supported)
+                if why:
+                    if not (backend == BASELINE and precision != "fp32"):
+                        skipped.append(
+                            {"model": model, "backend": backend, "precision": precision, "reason": why}
+                        )
+                    continue
+                for t in threads:
+                    configs.append(BenchConfig(str(model), backend, precision, t))
+    return configs, skipped
+
+
+def _skip_reason(path: Path, backend: str, precision: str, supported: Sequence[str]) -> str | None:
+    if precision not in supported:
+        return f"{backend} does not support {precision} (supported: {', '.join(supported)})"
+    if precision in FILE_PRECISIONS.get(backend, ()) and not variant_path(path, precision).is_file():
+        return f"no {variant_path(path, precision).name} (build it with `rtecho calibrate {path.stem}`)"
+    return None
+
+
+def acceptance(results: Sequence[BenchResult]) -> list[dict[str, Any]]:
+    """Per model: the best configuration by end-to-end p99 (worst clip), against the 13 ms limit
+    (every model, native input size) and the 3 ms limit (darts1/darts2 at 128x128)."""
+    out = []
+    by_model: dict[str, dict[tuple, float]] = {}
+    for r in results:
+        if r.backend == BASELINE:
+            continue
+        key = (r.backend, r.precision, r.threads, tuple(r.input_size_hw))
+        worst = by_model.setdefault(r.model, {})
+        p99 = r.stat("end_to_end", "p99")
+        worst[key] = max(worst.get(key, -math.inf), p99)
+    for model, configs in by_model.items():
+        (backend, precision, threads, size), p99 = min(configs.items(), key=lambda kv: kv[1])
+        limit = LIMIT_SMALL_MS if model in SMALL_MODELS and size == (128, 128) else LIMIT_MS
+        out.append(
+            {
+                "model": model,
+                "backend": backend,
+                "precision": precision,
+                "threads": threads,
+                "input_size_hw": list(size),
+                "e2e_p99_ms": round(p99, 4),
+                "limit_ms": limit,
+                "ok": bool(p99 < limit),
+            }
+        )
+    return out
+
+
+def format_acceptance(rows: Sequence[dict[str, Any]]) -> str:
+    lines = ["acceptance (best configuration per model, e2e p99 over the worst clip):"]
+    for a in rows:
+        lines.append(
+            f"  {a['model']:<22}{a['backend']}/{a['precision']} thr {a['threads']}: {a['e2e_p99_ms']:.2f} ms "
+            f"{'<' if a['ok'] else '>='} {a['limit_ms']:g} ms  {'OK' if a['ok'] else 'MISSED'}"
+        )
+    return "\n".join(lines)
