@@ -31,8 +31,8 @@ from rtecho.synth.render import (
     acquisition_maps,
     draw_acquisition,
     echo_maps,
+    finish,
     from_scene,
-    jpeg_roundtrip,
     to_scene,
 )
 from rtecho.synth.scene import Scene
@@ -202,7 +202,7 @@ def render_cine(
         if ref is None:
             ref = float(np.percentile(stages.envelope[::3, ::3], 99.5)) + 1e-9
         img = scan_convert(stages.polar, grid, geom)
-        frames[i] = jpeg_roundtrip(img, acq.jpeg_quality) if acq.jpeg_quality is not None else img
+        frames[i] = finish(img, acq)
     cycle = max(1, min(n, int(round(fps * 60.0 / patient.heart_rate))))
     ed = int(np.argmax(volumes[:cycle]))
     es = int(np.argmin(volumes[:cycle]))

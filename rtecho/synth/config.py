@@ -53,20 +53,20 @@ class SynthConfig:
     """
 
     size_hw: tuple[int, int] = (128, 128)
-    sector_deg: Range = (60.0, 90.0)
-    depth_margin_cm: Range = (0.0, 4.0)
-    gain_db: Range = (-14.0, -3.0)
-    dynamic_range_db: Range = (40.0, 60.0)
+    sector_deg: Range = (65.0, 100.0)
+    depth_margin_cm: Range = (0.0, 3.5)
+    gain_db: Range = (-24.0, -7.0)
+    dynamic_range_db: Range = (40.0, 62.0)
     noise_db: Range = (-75.0, -55.0)
-    speckle_scale: Range = (0.8, 1.5)
+    speckle_scale: Range = (0.4, 1.1)
     heart_shift_cm: float = 1.0
     heart_rot_deg: float = 12.0
-    heart_scale: Range = (0.85, 1.15)
-    radius_frac: Range = (0.8, 1.35)
+    heart_scale: Range = (0.8, 1.1)
+    radius_frac: Range = (0.8, 1.15)
     apex_y_frac: Range = (-0.08, 0.04)
     apex_x_jitter_frac: float = 0.04
     tgc_jitter_db: float = 4.0
-    rib_shadow_prob: float = 0.25
+    rib_shadow_prob: float = 0.15
     dropout_prob: float = 0.5
     clutter: Range = (0.3, 1.4)
     jpeg_prob: float = 0.3
@@ -75,6 +75,16 @@ class SynthConfig:
     furniture_prob: float = 0.5
     doppler_prob: float = 0.1
     nonbmode_prob: float = 0.0
+    # realism: soft tissue look, randomised per acquisition (none of these defines a view)
+    background_gain: Range = (0.3, 1.5)
+    haze: Range = (0.003, 0.025)
+    soften_cm: Range = (0.05, 0.25)
+    spec_gain: Range = (0.5, 1.3)
+    post_blur_px: Range = (0.0, 0.8)
+    warp_cm: Range = (0.06, 0.3)
+    # framing of stills from render_view: a wider screen with margins (and furniture) resized to size_hw
+    screen_prob: float = 0.5
+    screen_aspect: Range = (1.0, 1.6)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "size_hw", check_size(self.size_hw))
@@ -85,6 +95,13 @@ class SynthConfig:
         _check_range("radius_frac", self.radius_frac, 0.2, 3.0)
         _check_range("jpeg_quality", self.jpeg_quality, 5.0, 100.0)
         _check_range("clutter", self.clutter, 0.0, 10.0)
+        _check_range("background_gain", self.background_gain, 0.0, 20.0)
+        _check_range("haze", self.haze, 0.0, 2.0)
+        _check_range("soften_cm", self.soften_cm, 0.0, 2.0)
+        _check_range("spec_gain", self.spec_gain, 0.0, 5.0)
+        _check_range("post_blur_px", self.post_blur_px, 0.0, 10.0)
+        _check_range("warp_cm", self.warp_cm, 0.0, 1.0)
+        _check_range("screen_aspect", self.screen_aspect, 0.5, 3.0)
         for name in (
             "rib_shadow_prob",
             "dropout_prob",
@@ -92,6 +109,7 @@ class SynthConfig:
             "furniture_prob",
             "doppler_prob",
             "nonbmode_prob",
+            "screen_prob",
         ):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:

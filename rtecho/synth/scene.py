@@ -16,7 +16,7 @@ LIVER = 0.6
 VALVE = 1.3
 # Coherent (specular) amplitudes.
 PERICARDIUM = 4.0
-ENDO = 0.2
+ENDO = 0.1
 LEAFLET = 0.9
 
 

@@ -50,7 +50,8 @@ def _ecg(n: int, phase0: float, beats: float, rng: np.random.Generator) -> np.nd
     return qrs + tw + pw + rng.normal(0, 0.015, n)
 
 
-def _draw_furniture(img: np.ndarray, t: ScreenTruth, rng: np.random.Generator, hr: float) -> np.ndarray:
+def draw_furniture(img: np.ndarray, t: ScreenTruth, rng: np.random.Generator, hr: float) -> np.ndarray:
+    """Draw vendor text, depth ticks, orientation marker, grey bar and an ECG trace on an RGB screen."""
     Image = require("PIL.Image", "synth", "screen furniture")
     ImageDraw = require("PIL.ImageDraw", "synth", "screen furniture")
     h, w = t.size_hw
@@ -227,5 +228,5 @@ def render_screen(
     if mode == "color_doppler":
         truth = _color_doppler(rgb, gray, truth, rng)
     if furniture:
-        rgb = _draw_furniture(rgb, truth, rng, hr)
+        rgb = draw_furniture(rgb, truth, rng, hr)
     return Screen(np.ascontiguousarray(rgb), truth)

@@ -36,8 +36,10 @@ def test_render_stages_exposes_envelope_before_log_compression():
     assert acq.geom.size_hw == (64, 64) and scene.lv is not None
 
 
-@pytest.mark.parametrize("view", ["A4C", "A2C", "PSAX-MV"])
-def test_lv_cavity_is_darker_than_the_rest_of_the_fan(view):
+# PSAX-MV: the LV mask holds the mitral leaflets (tissue inside the cavity), which the simulator now
+# blurs over the small orifice (soft boundaries, blood haze), so its cavity is less dark on average.
+@pytest.mark.parametrize(("view", "ratio"), [("A4C", 0.6), ("A2C", 0.6), ("PSAX-MV", 0.8)])
+def test_lv_cavity_is_darker_than_the_rest_of_the_fan(view, ratio):
     cfg = SynthConfig(jpeg_prob=0.0, rib_shadow_prob=0.0)
     for seed in range(3):
         c = render_cine(view, np.random.default_rng(seed), n_frames=1, size_hw=(128, 128), config=cfg)
@@ -45,7 +47,7 @@ def test_lv_cavity_is_darker_than_the_rest_of_the_fan(view):
         assert m.sum() > 100
         frame = c.frames[0].astype(float)
         fan = frame > 0
-        assert frame[m].mean() < 0.6 * frame[fan & ~m].mean()
+        assert frame[m].mean() < ratio * frame[fan & ~m].mean()
 
 
 @pytest.mark.parametrize(
