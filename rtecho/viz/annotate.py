@@ -243,15 +243,23 @@ class LabelAnnotator(_PanelAnnotator):
         if prediction.error is not None:
             msg = textwrap.wrap(prediction.error, width=max(wrap, 4), max_lines=3, placeholder="..")
             return [("ERROR", RED)] + [(m, RED) for m in msg]
-        if prediction.mode != "bmode":
+        if (
+            prediction.label is None
+        ):  # a mode that is not classified (spectral Doppler, M-mode, frozen, blank)
             return [(f"{prediction.mode.upper()}: no view", AMBER)]
         label, conf = _label_confidence(prediction, self.smoothed)
         raw = f"{prediction.label} {_pct(prediction.confidence)}"
         if not prediction.accepted:
-            return [("unknown", AMBER), (f"({raw})", GRAY)]
-        out = [(f"{label} {_pct(conf)}" if np.isfinite(conf) else label, self.color)]
-        if label != prediction.label:
-            out.append((f"raw {raw}", GRAY))
+            out = [("unknown", AMBER), (f"({raw})", GRAY)]
+        else:
+            out = [(f"{label} {_pct(conf)}" if np.isfinite(conf) else label, self.color)]
+            if label != prediction.label:
+                out.append((f"raw {raw}", GRAY))
+        if prediction.mode != "bmode":  # colour Doppler over B-mode keeps its view, marked
+            out.append((prediction.mode.replace("_", " "), AMBER))
+        if prediction.view_change is not None:
+            vc = prediction.view_change
+            out.append((f"view change {vc.from_label or '-'} > {vc.to_label}", GREEN))
         return out
 
     def draw(

@@ -126,7 +126,14 @@ def test_label_lines_cover_states(make_pred, make_err):
     lab = LabelAnnotator()
     assert lab.lines(make_pred(top="PLAX", p_top=0.91))[0][0] == "PLAX 91%"
     assert lab.lines(make_pred(accepted=False))[0][0] == "unknown"
-    assert "DOPPLER" in lab.lines(make_pred(mode="doppler"))[0][0]
+    colour = [t for t, _ in lab.lines(make_pred(top="PLAX", p_top=0.9, mode="color_doppler"))]
+    assert colour[0] == "PLAX 90%" and "color doppler" in colour  # colour Doppler keeps its view, marked
+    from rtecho.types import Prediction, ViewChange
+
+    gated = Prediction(3, 0.1, None, None, None, make_pred().labels, {}, mode="spectral_doppler")
+    assert lab.lines(gated)[0][0] == "SPECTRAL_DOPPLER: no view"
+    change = make_pred(top="A4C", view_change=ViewChange("A2C", "A4C", 0, 0.0))
+    assert any("view change A2C > A4C" in t for t, _ in lab.lines(change))
     err = lab.lines(make_err(error="engine exploded"))
     assert err[0][0] == "ERROR" and "engine exploded" in err[1][0]
     smoothed = make_pred(top="A4C", smoothed_label="A2C")

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# How rtecho's shipped models are made, on a 2-core CPU machine with nothing but the simulator.
+# Every model here learns ONLY from rtecho's echo phantom simulator (rtecho.synth): demonstration
+# weights, not for clinical use. Stages can be run one at a time: bash engines/recipe.sh data|search|train MODEL|ship MODEL
+# Logs of the runs that produced the committed files are in engines/logs/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RT=${RT:-.venv/bin/rtecho}
+RUNS=${RUNS:-runs/zoo}
+REAL=${REAL:-../shared/data/real/raventan95-echo-view-classifier}
+SIZE=${SIZE:-128}
+
+stage=${1:?usage: recipe.sh data|search|train MODEL|ship MODEL}
+case "$stage" in
+data)  # simulator stills, three disjoint seeds
+    $RT synth --out "$RUNS/data/train" --n 300 --size 160 --seed 101 --no-progress
+    $RT synth --out "$RUNS/data/val" --n 60 --size 160 --seed 202 --no-progress
+    $RT synth --out "$RUNS/data/test" --n 100 --size 160 --seed 303 --no-progress
+    $RT synth --out "$RUNS/data/search64" --n 100 --size 64 --seed 404 --no-progress
+    ;;
+search)  # first-order DARTS at 64x64, one thread (two threads are slower on this machine)
+    $RT search --data "$RUNS/data/search64/stills" --out "$RUNS/search" --size 64 --epochs "${EPOCHS:-20}" \
+        --layers 5 --init-channels 8 --batch-size 32 --first-order --seed "${SEED:-0}" --threads 1 --no-progress
+    ;;
+train)  # MODEL [extra args for rtecho train]
+    model=${2:?model}; shift 2
+    $RT train "$model" --data "$RUNS/data/train/stills" --val-data "$RUNS/data/val/stills" --size "$SIZE" \
+        --balanced --threads 1 --out "$RUNS/$model" --quiet "$@"
+    ;;
+ship)  # MODEL: evaluate on held-out simulator data, export with parity, evaluate the ONNX, score the real stills
+    model=${2:?model}
+    ck="$RUNS/$model/best.pt"
+    $RT eval "$model" "$RUNS/data/test/stills" --checkpoint "$ck" --json "$RUNS/$model/test_torch.json" --no-png
+    $RT export "$model" --checkpoint "$ck" --out "engines/$model.onnx" --parity-data "$RUNS/data/test/stills" \
+        --metrics "$RUNS/$model/test_torch.json" \
+        --training-data "SIMULATED ONLY: rtecho.synth echo phantom stills (13 views x 300, 160 px, seed 101), no patient data"
+    $RT eval "engines/$model.onnx" "$RUNS/data/test/stills" --json "engines/logs/$model.test.json"
+    if [ -d "$REAL" ]; then
+        $RT eval "engines/$model.onnx" "$REAL" --labels-from-names --coarse --json "engines/logs/$model.real.json" --no-png
+    fi
+    ;;
+*) echo "unknown stage $stage" >&2; exit 2 ;;
+esac
