@@ -38,6 +38,24 @@ ship)  # MODEL: evaluate on held-out simulator data, export with parity, evaluat
     if [ -d "$REAL" ]; then
         $RT eval "engines/$model.onnx" "$REAL" --labels-from-names --coarse --json "engines/logs/$model.real.json" --no-png
     fi
+    # the held-out figures of the exported ONNX go into its card (the card's sha256 covers the ONNX only)
+    .venv/bin/python - "$model" <<'PY'
+import json, sys
+from pathlib import Path
+from rtecho.types import ModelCard
+name = sys.argv[1]
+card = ModelCard.load(f"engines/{name}.json")
+keys = ("n", "accuracy", "per_class_accuracy", "macro_precision", "macro_recall", "weighted_f1", "kappa")
+metrics = dict(card.metrics)
+test = json.loads(Path(f"engines/logs/{name}.test.json").read_text())
+metrics["heldout_sim_onnx"] = {k: test[k] for k in keys if k in test} | {"data": "rtecho synth seed 303, 13 x 100"}
+real = Path(f"engines/logs/{name}.real.json")
+if real.exists():
+    r = json.loads(real.read_text())
+    metrics["real_stills_coarse"] = {"correct": round(r["accuracy"] * r["n"]), "n": r["n"],
+                                     "data": "10 public real stills (raventan95 echo-view-classifier), coarse labels"}
+ModelCard.from_dict(card.to_dict() | {"metrics": metrics}).save(f"engines/{name}.json")
+PY
     ;;
 *) echo "unknown stage $stage" >&2; exit 2 ;;
 esac
