@@ -20,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="batch size of both halves (default 32)")
     parser.add_argument("--nodes", type=int, default=4, help="intermediate nodes per cell (default 4)")
     parser.add_argument("--first-order", action="store_true", help="first-order DARTS (no unrolled step)")
+    parser.add_argument(
+        "--alpha-lr", type=float, default=3e-4, help="architecture learning rate (Adam; DARTS: 3e-4)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (split, init, batches)")
     parser.add_argument(
         "--max-per-class", type=int, default=None, help="use at most this many images per class"
@@ -59,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         n_nodes=args.nodes,
         first_order=args.first_order,
+        alpha_lr=args.alpha_lr,
         seed=args.seed,
         max_per_class=args.max_per_class,
         device=args.device,

@@ -6,12 +6,13 @@
   Defaults: C=32 channels per node; a stem of two stride-2 3x3 convs (to C, then 2C channels);
   128x128 grey input, so the cells run at 32x32 (darts2's reduction cell at 16x16): the resolution
   the search (64x64 input, stride-2 stem) sees them at, with a receptive field that covers the
-  view. 78 MFLOPs (darts1) and 103 MFLOPs (darts2) at 128x128.
+  view. With the DARTS-V2 cell: 78 MFLOPs (darts1) and 103 MFLOPs (darts2) at 128x128; the model
+  cards give the figures of the shipped (searched) cells.
 - ``uiac``: the stacked network of UIAC (Zeng et al. 2021): 20 cells, initial channels 32,
   reduction cells at 0-based cell indices 5, 10 and 15, auxiliary classifier on the output of cell 15
   (loss weight 0.25, ``model.aux_weight``); stride-4 stem (two 3x3 convs) at 128x128. Normal cell: UIAC's published block; reduction cell:
-  DARTS-V2's reduce cell as a PLACEHOLDER (UIAC did not publish theirs) until a search here replaces
-  it: ``genotypes/uiac_normal_darts_v2_reduce.json``.
+  searched here (UIAC did not publish theirs): ``genotypes/uiac_echo.json``
+  (``uiac_normal_darts_v2_reduce.json`` keeps DARTS-V2's reduce cell as the alternative).
 - ``darts_v2_cifar``: the DARTS-V2 CIFAR-10 evaluation network (C=36, 20 cells, auxiliary head,
   10 classes, stride-1 stem, 32x32), the reference for the 3.3M parameter count.
 
@@ -199,9 +200,10 @@ def _genotype(kw: dict[str, Any], default: str) -> Genotype:
 def darts1(num_classes: int, in_chans: int = 1, **kw: Any) -> DartsNetwork:
     """1-cell DARTS network (Azarmehr et al. 2021): stride-4 stem + one normal cell, C=32.
 
-    ``genotype=`` a shipped name, JSON path or dict (default ``darts_v2`` until a searched one ships).
+    ``genotype=`` a shipped name, JSON path or dict (default ``echo_search64``, the cell searched by
+    rtecho on simulator stills; ``darts_v2`` is the published DARTS-V2 cell).
     """
-    g = _genotype(kw, "darts_v2")
+    g = _genotype(kw, "echo_search64")
     kw.setdefault("stem_stride", 4)
     kw.setdefault("stem_multiplier", 2)
     return DartsNetwork(g, num_classes, in_chans, c=kw.pop("c", 32), layout="N", **kw)
@@ -209,8 +211,11 @@ def darts1(num_classes: int, in_chans: int = 1, **kw: Any) -> DartsNetwork:
 
 @register_model(input_size_hw=(128, 128), architecture="darts")
 def darts2(num_classes: int, in_chans: int = 1, **kw: Any) -> DartsNetwork:
-    """2-cell DARTS network (Azarmehr et al. 2021): stride-4 stem + a normal and a reduction cell, C=32."""
-    g = _genotype(kw, "darts_v2")
+    """2-cell DARTS network (Azarmehr et al. 2021): stride-4 stem + a normal and a reduction cell, C=32.
+
+    Default genotype ``echo_search64`` (searched by rtecho); ``genotype=`` selects another.
+    """
+    g = _genotype(kw, "echo_search64")
     kw.setdefault("stem_stride", 4)
     kw.setdefault("stem_multiplier", 2)
     return DartsNetwork(g, num_classes, in_chans, c=kw.pop("c", 32), layout="NR", **kw)
@@ -220,9 +225,10 @@ def darts2(num_classes: int, in_chans: int = 1, **kw: Any) -> DartsNetwork:
 def uiac(num_classes: int, in_chans: int = 1, **kw: Any) -> DartsNetwork:
     """UIAC-style stack (Zeng et al. 2021): 20 cells, C=32, reductions at cells 5/10/15 (0-based), aux at 15.
 
-    The reduction cell is DARTS-V2's as a placeholder (file ``uiac_normal_darts_v2_reduce``).
+    Genotype ``uiac_echo``: UIAC's published normal block with the reduction cell searched by rtecho
+    (UIAC did not publish theirs; ``uiac_normal_darts_v2_reduce`` keeps DARTS-V2's as the alternative).
     """
-    g = _genotype(kw, "uiac_normal_darts_v2_reduce")
+    g = _genotype(kw, "uiac_echo")
     kw.setdefault("aux_weight", 0.25)
     kw.setdefault("stem_stride", 4)
     return DartsNetwork(

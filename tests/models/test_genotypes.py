@@ -36,7 +36,12 @@ def test_shipped_files_match_published_cells():
     uiac = load_genotype("uiac_normal_darts_v2_reduce")
     assert uiac.normal == UIAC_NORMAL and uiac.reduce == DARTS_V2.reduce
     assert uiac.normal[6:] == (("dil_conv_5x5", 0), ("dil_conv_5x5", 2))  # node6 = dil5(n1) + dil5(n3)
-    assert create_model("uiac").config.genotype == uiac.to_dict()
+    # the shipped UIAC: the published normal block with the reduction cell searched here
+    searched = load_genotype("echo_search64")
+    shipped = load_genotype("uiac_echo")
+    assert shipped.normal == UIAC_NORMAL and shipped.reduce == searched.reduce
+    assert create_model("uiac").config.genotype == shipped.to_dict()
+    assert create_model("darts1").config.genotype == searched.to_dict()
 
 
 def test_unknown_op_is_a_clear_error(tmp_path):

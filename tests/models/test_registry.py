@@ -8,6 +8,7 @@ torch = pytest.importorskip("torch")
 
 from rtecho.errors import RtechoError  # noqa: E402
 from rtecho.models import ModelConfig, ModelError, create_model, list_models, load_weights, split_aux  # noqa: E402
+from rtecho.models.genotypes import load_genotype  # noqa: E402
 from rtecho.models.stats import count_flops, count_params  # noqa: E402
 from rtecho.views import VIEWS  # noqa: E402
 
@@ -49,7 +50,7 @@ def test_config_travels_with_the_model():
     assert (
         cfg.labels == ("A2C", "A4C", "PLAX") and cfg.num_classes == 3 and len(cfg.mean) == len(cfg.std) == 3
     )
-    assert cfg.genotype["normal"][0] == ["sep_conv_3x3", 0]
+    assert cfg.genotype == load_genotype("echo_search64").to_dict()  # the cell searched by rtecho
     d = cfg.to_dict()
     assert d["input_size_hw"] == [96, 112] and d["labels"] == ["A2C", "A4C", "PLAX"]
     grey = create_model("efficientnet_b0_cbam").config
