@@ -33,6 +33,7 @@ OPSET = 17
 def _export_graph(model: Any, x: Any, path: Path) -> str:
     """Export with the dynamo exporter, falling back to the TorchScript one; returns which ran."""
     torch = require("torch", "train", "export")
+    common = {"input_names": ["input"], "output_names": ["logits"], "opset_version": OPSET}
     batch = torch.export.Dim("batch", min=1, max=256)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -41,13 +42,10 @@ def _export_graph(model: Any, x: Any, path: Path) -> str:
                 model,
                 (x,),
                 str(path),
-                input_names=["input"],
-                output_names=["logits"],
-                opset_version=OPSET,
                 dynamo=True,
                 external_data=False,
                 dynamic_shapes=({0: batch},),
-                optimize=True,
+                **common,
             )
             return "dynamo"
         except Exception as exc:  # noqa: BLE001 - the dynamo exporter raises many unrelated types; we fall back
@@ -55,15 +53,9 @@ def _export_graph(model: Any, x: Any, path: Path) -> str:
                 "dynamo export failed (%s); using the TorchScript exporter", str(exc).splitlines()[0][:200]
             )
             torch.onnx.export(
-                model,
-                (x,),
-                str(path),
-                input_names=["input"],
-                output_names=["logits"],
-                opset_version=OPSET,
-                dynamo=False,
-                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-            )
+                model, (x,), str(path), dynamo=False, dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                **common,
+            )  # fmt: skip
             return "torchscript"
 
 
