@@ -91,12 +91,23 @@ def components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels, areas
 
 
-def fit_line_ransac(
-    t: np.ndarray, v: np.ndarray, tol: float, rng: np.random.Generator, iters: int = 200
+def fit_support_line(
+    t: np.ndarray,
+    v: np.ndarray,
+    tol: float,
+    rng: np.random.Generator,
+    side: int,
+    iters: int = 300,
+    penalty: float = 3.0,
 ) -> tuple[float, float, np.ndarray] | None:
-    """Robust fit of ``v = a + b t``: RANSAC on point pairs, then least squares on the inliers.
+    """Robust fit of a supporting line ``v = a + b t`` with the points on one side of it.
 
-    Returns ``(a, b, inliers)`` or None with fewer than 4 points.
+    ``side=+1``: the points lie at or above the line (``v >= a + b t``), as the leftmost pixels of
+    each row lie right of a fan's left edge; ``side=-1``: at or below. RANSAC over point pairs, each
+    candidate scored by its inliers (within ``tol``) minus ``penalty`` times the points clearly on
+    the wrong side (beyond ``2 tol``): a line through interior points (a dark gap inside the fan)
+    leaves points outside and loses to the true edge even when that has fewer inliers. Then least
+    squares on the inliers. Returns ``(a, b, inliers)`` or None with fewer than 4 points.
     """
     n = len(t)
     if n < 4:
@@ -109,12 +120,80 @@ def fit_line_ransac(
         return None
     b = (v[j] - v[i]) / (t[j] - t[i])
     a = v[i] - b * t[i]
-    resid = np.abs(v[None, :] - (a[:, None] + b[:, None] * t[None, :]))
-    score = (resid < tol).sum(axis=1)
+    resid = side * (v[None, :] - (a[:, None] + b[:, None] * t[None, :]))
+    score = (np.abs(resid) < tol).sum(axis=1) - penalty * (resid < -2 * tol).sum(axis=1)
     best = int(np.argmax(score))
-    inl = resid[best] < tol
+    inl = np.abs(resid[best]) < tol
     if inl.sum() < 3:
         return None
     bb, aa = np.polyfit(t[inl], v[inl], 1)
     inl = np.abs(v - (aa + bb * t)) < tol
     return float(aa), float(bb), inl
+
+
+def flat_traces(mask: np.ndarray, min_width: float = 0.3, max_spread: float = 2.0) -> np.ndarray:
+    """Pixels of line-like screen furniture in ``mask``: wide, flat, thin traces (an ECG, a baseline)
+    and narrow vertical bars (a grey or colour scale).
+
+    A trace spans more than ``min_width`` of the width, is thin (area under 4 pixels per column) and
+    the interquartile range of its per-column mean row is at most ``max_spread`` pixels (a fan's far
+    arc is wide and thin too, but curved). A bar is at most 4 pixels wide and over 3 times as tall.
+    """
+    labels, areas = components(mask)
+    out = np.zeros(mask.shape, bool)
+    ws = mask.shape[1]
+    ys, xs = np.nonzero(labels)
+    lab = labels[ys, xs]
+    order = np.argsort(lab, kind="stable")
+    bounds = np.searchsorted(lab[order], np.arange(len(areas) + 1))
+    for k in np.flatnonzero(areas):
+        idx = order[bounds[k] : bounds[k + 1]]
+        cx, cy = xs[idx], ys[idx]
+        x0, x1, y0, y1 = cx.min(), cx.max(), cy.min(), cy.max()
+        if x1 - x0 < 4 and y1 - y0 + 1 > 3 * (x1 - x0 + 1) and y1 - y0 >= 6:
+            out[cy, cx] = True
+            continue
+        cols = np.unique(cx)
+        if len(cols) < min_width * ws or areas[k] > 4 * len(cols):
+            continue
+        mean_y = np.bincount(cx, weights=cy, minlength=ws)[cols] / np.bincount(cx, minlength=ws)[cols]
+        q1, q3 = np.percentile(mean_y, [25, 75])
+        if q3 - q1 <= max_spread:
+            out[cy, cx] = True
+    return out
+
+
+def _run_lengths(mask: np.ndarray) -> np.ndarray:
+    """Length of the horizontal run of True each pixel belongs to (0 outside the mask)."""
+    h, w = mask.shape
+    p = np.zeros((h, w + 2), np.int8)
+    p[:, 1:-1] = mask
+    d = np.diff(p, axis=1)
+    out = np.zeros((h, w), np.int32)
+    ys, xs = np.nonzero(d == 1)
+    ye, xe = np.nonzero(d == -1)  # same order: row by row, left to right
+    for y, s, e in zip(ys, xs, xe, strict=True):
+        out[y, s:e] = e - s
+    del ye
+    return out
+
+
+def vertical_bars(mask: np.ndarray, max_width: int = 4, min_height: int = 10) -> np.ndarray:
+    """Pixels of narrow vertical bars (a grey or colour scale), also where a bar touches the fan:
+    pixels in horizontal runs of at most ``max_width`` that stack into a column at least
+    ``min_height`` high."""
+    narrow = mask & (_run_lengths(mask) <= max_width)
+    return min_height <= _run_lengths(narrow.T).T
+
+
+def trace_rows(thin: np.ndarray, band: int = 2, min_width: float = 0.55) -> np.ndarray:
+    """Pixels of ``thin`` in rows where thin pixels within ``band`` rows cover more than ``min_width``
+    of the columns: a horizontal trace (an ECG) even where it touches other content. A fan's far arc
+    is curved, so any few rows of it cover much less of the width."""
+    h = thin.shape[0]
+    p = np.zeros((h + 1, thin.shape[1]), np.int32)
+    np.cumsum(thin, axis=0, out=p[1:])
+    lo = np.clip(np.arange(h) - band, 0, h)
+    hi = np.clip(np.arange(h) + band + 1, 0, h)
+    cover = ((p[hi] - p[lo]) > 0).mean(axis=1)
+    return thin & (cover > min_width)[:, None]

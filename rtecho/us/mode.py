@@ -78,7 +78,11 @@ class ModeGate:
         self._diffs: deque[float] = deque(maxlen=self.frozen_frames)
 
     def trace_layout(self, small: np.ndarray) -> tuple[str | None, dict[str, float]]:
-        """``spectral_doppler``, ``mmode`` or None from the row occupancy of a downsampled gray frame."""
+        """``spectral_doppler``, ``mmode`` or None from the row occupancy of a downsampled gray frame.
+
+        The band must look like a trace, not like a fan's far field under a dark cavity: M-mode is a
+        rectangle (row ends aligned), spectral Doppler has a thin full-width baseline.
+        """
         hs, ws = small.shape
         raw = small > self.threshold
         content = _open(raw)
@@ -108,10 +112,25 @@ class ModeGate:
         if gap < max(2, int(0.02 * hs)) or not has_top:
             return None, stats
         band = content[first_wide:, c0:c1]
-        band_rows = band[band.mean(axis=1) > 0.02]
+        used = band.mean(axis=1) > 0.02
+        band_rows = band[used]
         fill = float(band_rows.mean()) if len(band_rows) else 0.0
         stats["band_fill"] = fill
-        return ("mmode" if fill > 0.7 else "spectral_doppler"), stats
+        if fill > 0.7:
+            # M-mode: a rectangle (left and right ends aligned over the rows), not a fan's far field
+            rows = content[first_wide:][used]
+            left = rows.argmax(axis=1)
+            right = ws - 1 - rows[:, ::-1].argmax(axis=1)
+            spread = max(
+                np.subtract(*np.percentile(left, [90, 10])), np.subtract(*np.percentile(right, [90, 10]))
+            )
+            stats["band_spread"] = float(spread) / ws
+            return ("mmode" if spread <= max(2, 0.03 * ws) else None), stats
+        # spectral Doppler: a thin full-width baseline and few wide rows (a wall in a fan is thick)
+        full = raw[first_wide:, c0:c1].mean(axis=1) >= 0.9
+        stats["baseline_rows"] = float(full.sum())
+        thin = 1 <= full.sum() <= 2 and len(wide) <= 0.1 * hs
+        return ("spectral_doppler" if thin else None), stats
 
     def __call__(self, image: np.ndarray, sector: Sector | None = None) -> ModeResult:
         """The mode of ``image`` (the next frame of the stream)."""

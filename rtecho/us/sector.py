@@ -2,18 +2,20 @@
 
 Method (numpy only), on a copy downsampled to about 192 px on the long side:
 
-1. content mask: block-mean intensity (brightest channel, so colour Doppler counts) above a low
-   threshold, lightly blurred to close speckle gaps;
-2. its 8-connected components; with several frames, components whose pixels are (almost) all
-   static over time are screen furniture (text, colour bars, depth scale) and are dropped; the
-   largest remaining component is the image;
-3. per row, its leftmost and rightmost pixel; two robust (RANSAC) straight-line fits
-   ``x = a + b y`` give the fan edges (rows clipped by the image border are left out); their
-   intersection is the apex and their slopes the edge angles ``atan(b)`` (degrees from straight
-   down, negative = image left, as in :class:`rtecho.synth.physics.FanGeometry`);
-4. the outer radius is the median, over angle bins inside the fan, of the farthest component
-   pixel from the apex (bins whose ray leaves the image are left out); an inner radius is kept
-   for curvilinear probes (near-field arc far from the apex).
+1. content: block-mean intensity (brightest channel, so colour Doppler counts) above a low
+   threshold, without line-like furniture (a wide flat ECG trace, narrow vertical grey/colour
+   bars, also where they touch the fan); an opening (3x3) removes text strokes, ticks and thin
+   bridges; with several frames, pixels that are static while the image moves are furniture;
+2. the image component: the largest connected blob of the (lightly dilated) opened content;
+3. candidate fans (:mod:`rtecho.us._fanfit`): (a) the fan edges as robust *supporting* lines of
+   the component's leftmost/rightmost pixel per row (dark gaps inside the fan only move those
+   inwards), meeting at the apex; (b) the component's pointed top as apex, angles from the opened
+   content seen from it; (c) for mostly dark fans, the top of the highest blob in the middle of
+   the frame as apex, angles from all sizeable content. For each, the outer radius is voted by
+   angle bins from the farthest content inside the wedge, thin far arcs and haze included (an ECG
+   trace crossing under the fan and specks are left out); an inner radius is kept for curvilinear
+   probes;
+4. the first candidate (in that order) that leaves out hardly more content than the best wins.
 
 When no fan is found (linear probe: parallel edges; already-cropped input; too little content)
 the result is a ``box``: the bounding box of the content, or the whole frame.
@@ -28,137 +30,16 @@ the result is a ``box``: the bounding box of the content, or the whole frame.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections import deque
-from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
 
 import numpy as np
 
 from rtecho.types import check_image
-from rtecho.us._geom import block_factor, block_mean, box_blur, components, fit_line_ransac, gray
+from rtecho.us._candidates import fit_sector
+from rtecho.us._geom import block_factor, block_mean, box_blur, components, flat_traces, gray, vertical_bars
+from rtecho.us._region import KINDS, Sector
 
-KINDS = ("sector", "box")
-
-
-@dataclass(frozen=True)
-class Sector:
-    """The imaging region of a frame of size ``size_hw``.
-
-    ``kind="sector"``: an annular sector with apex ``apex_xy`` (pixels, may lie above the image),
-    outer ``radius`` and ``inner_radius`` (pixels) between ``angle_start_deg`` and ``angle_end_deg``
-    (degrees from straight down, negative = image left). ``kind="box"``: the rectangle ``box`` =
-    (top, left, height, width).
-    """
-
-    size_hw: tuple[int, int]
-    apex_xy: tuple[float, float] = (0.0, 0.0)
-    radius: float = 0.0
-    angle_start_deg: float = 0.0
-    angle_end_deg: float = 0.0
-    inner_radius: float = 0.0
-    kind: str = "sector"
-    box: tuple[int, int, int, int] | None = None
-    score: float = field(default=1.0, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown sector kind {self.kind!r}; known: {KINDS}")
-        if self.kind == "sector" and not (self.radius > 0 and self.angle_end_deg > self.angle_start_deg):
-            raise ValueError(
-                f"bad sector: radius {self.radius}, angles {self.angle_start_deg}..{self.angle_end_deg}"
-            )
-        if self.kind == "box" and (self.box is None or self.box[2] <= 0 or self.box[3] <= 0):
-            raise ValueError(f"a box sector needs a non-empty box, got {self.box}")
-
-    @classmethod
-    def whole(cls, size_hw: tuple[int, int]) -> Sector:
-        """The whole frame (the fallback when nothing better is known)."""
-        h, w = int(size_hw[0]), int(size_hw[1])
-        return cls((h, w), kind="box", box=(0, 0, h, w), score=0.0)
-
-    @classmethod
-    def from_fan(cls, geom: Any) -> Sector:
-        """From anything with ``size_hw``, ``apex_xy``, ``radius_px`` and the two angles (a simulator fan)."""
-        return cls(
-            tuple(geom.size_hw),
-            tuple(float(v) for v in geom.apex_xy),
-            float(geom.radius_px),
-            float(geom.angle_start_deg),
-            float(geom.angle_end_deg),
-            float(getattr(geom, "inner_radius_px", 0.0) or 0.0),
-        )
-
-    @property
-    def sector_deg(self) -> float:
-        return self.angle_end_deg - self.angle_start_deg
-
-    def mask(self, size_hw: tuple[int, int] | None = None) -> np.ndarray:
-        """Boolean mask of the region, on a frame of ``size_hw`` (default: the size it was found on)."""
-        h, w = (int(v) for v in (size_hw or self.size_hw))
-        sy, sx = h / self.size_hw[0], w / self.size_hw[1]
-        if self.kind == "box":
-            assert self.box is not None
-            top, left, bh, bw = self.box
-            m = np.zeros((h, w), bool)
-            m[round(top * sy) : round((top + bh) * sy), round(left * sx) : round((left + bw) * sx)] = True
-            return m
-        ys = (np.arange(h, dtype=np.float32)[:, None] + 0.5) / sy - self.apex_xy[1]
-        xs = (np.arange(w, dtype=np.float32)[None, :] + 0.5) / sx - self.apex_xy[0]
-        rr = np.hypot(xs, ys)
-        th = np.degrees(np.arctan2(xs, ys))
-        return (
-            (rr < self.radius)
-            & (rr >= self.inner_radius)
-            & (th >= self.angle_start_deg)
-            & (th <= self.angle_end_deg)
-            & (ys > 0)
-        )
-
-    @cached_property
-    def bbox(self) -> tuple[int, int, int, int]:
-        """(top, left, height, width) of the region inside the frame (the ROI of the preprocessor)."""
-        if self.kind == "box":
-            assert self.box is not None
-            return self.box
-        m = self.mask()
-        rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
-        if len(rows) == 0:
-            return (0, 0, self.size_hw[0], self.size_hw[1])
-        return (int(rows[0]), int(cols[0]), int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1))
-
-    def iou(self, other: Sector) -> float:
-        """Intersection over union of the two regions, on this sector's frame size."""
-        a, b = self.mask(), other.mask(self.size_hw)
-        union = np.logical_or(a, b).sum()
-        return float(np.logical_and(a, b).sum() / union) if union else 1.0
-
-    def apply(self, image: np.ndarray, crop: bool = True, blank: bool = True) -> np.ndarray:
-        """``image`` with everything outside the region set to 0 (``blank``), cropped to ``bbox`` (``crop``)."""
-        image = check_image(image)
-        if blank:
-            m = self.mask(image.shape[:2])
-            image = np.where(m[..., None] if image.ndim == 3 else m, image, 0).astype(np.uint8)
-        if crop:
-            top, left, hh, ww = self.scaled_bbox(image.shape[:2])
-            image = image[top : top + hh, left : left + ww]
-        return image
-
-    def scaled_bbox(self, size_hw: tuple[int, int]) -> tuple[int, int, int, int]:
-        """``bbox`` on a frame of ``size_hw`` (equal to ``bbox`` on the frame size it was found on)."""
-        if tuple(size_hw) == tuple(self.size_hw):
-            return self.bbox
-        sy, sx = size_hw[0] / self.size_hw[0], size_hw[1] / self.size_hw[1]
-        t, left, h, w = self.bbox
-        top2, left2 = int(t * sy), int(left * sx)
-        return (
-            top2,
-            left2,
-            max(1, min(size_hw[0] - top2, round(h * sy))),
-            max(1, min(size_hw[1] - left2, round(w * sx))),
-        )
+__all__ = ["KINDS", "Sector", "SectorDetector", "detect_sector"]
 
 
 # -- detection ------------------------------------------------------------------------------------
@@ -187,114 +68,6 @@ def _box_from(comp: np.ndarray, f: int, size_hw: tuple[int, int], score: float) 
     bottom = min(size_hw[0], (int(rows[-1]) + 1) * f)
     right = min(size_hw[1], (int(cols[-1]) + 1) * f)
     return Sector(size_hw, kind="box", box=(top, left, bottom - top, right - left), score=score)
-
-
-def _fit_sector(
-    comp: np.ndarray,
-    content: np.ndarray,
-    mean: np.ndarray,
-    f: int,
-    size_hw: tuple[int, int],
-    rng: np.random.Generator,
-) -> Sector | None:
-    hs, ws = comp.shape
-    rows = np.flatnonzero(comp.any(axis=1))
-    if len(rows) < 8:
-        return None
-    sub = comp[rows]
-    xl = sub.argmax(axis=1)
-    xr = ws - 1 - sub[:, ::-1].argmax(axis=1)
-    # Sub-pixel edges: the border block is covered in proportion to its mean over the content level.
-    level = max(float(np.median(mean[comp])), 1.0)
-    cl = np.clip(mean[rows, xl] / level, 0.0, 1.0)
-    cr = np.clip(mean[rows, xr] / level, 0.0, 1.0)
-    y = (rows + 0.5) * f
-    fits = []
-    for x_edge, free in (((xl + 1 - cl) * f, xl > 0), ((xr + cr) * f, xr < ws - 1)):
-        if free.sum() < 6:
-            return None
-        fit = fit_line_ransac(y[free], x_edge[free].astype(np.float64), 1.0 * f + 0.5, rng)
-        if fit is None or fit[2].sum() < max(6, 0.2 * free.sum()):
-            return None
-        fits.append(fit)
-    (al, bl, _), (ar, br, _) = fits
-    if br - bl < 0.05:  # parallel or converging edges: not a fan (linear probe)
-        return None
-    ay = (ar - al) / (bl - br)
-    ax = al + bl * ay
-    top_y = rows[0] * f
-    if ay > top_y + 0.25 * (rows[-1] - rows[0]) * f or ay < -3 * size_hw[0]:
-        return None
-    a0, a1 = math.degrees(math.atan(bl)), math.degrees(math.atan(br))
-    if not 10.0 <= a1 - a0 <= 170.0:
-        return None
-    # Outer radius per angle bin from the component; inner radius from all content in the wedge
-    # (a dark band across the fan may cut the near field off the main component).
-    n_bins = 24
-    edges = np.linspace(a0 + 0.1 * (a1 - a0), a1 - 0.1 * (a1 - a0), n_bins + 1)
-    r_max, clipped = _radial_extent(comp, ax, ay, f, edges, outer=True)
-    r_min, top_hit = _radial_extent(content, ax, ay, f, edges, outer=False)
-    valid = ~np.isnan(r_max)
-    if valid.sum() < n_bins // 3:
-        return None
-    free = valid & ~clipped
-    radius = float(np.median(r_max[free])) if free.sum() >= 3 else float(np.nanmax(r_max))
-    inner_ok = ~np.isnan(r_min) & ~top_hit
-    inner = float(np.median(r_min[inner_ok])) if inner_ok.sum() >= 3 else 0.0
-    if inner < 0.2 * radius:
-        inner = 0.0
-    if radius <= inner + 2 * f:
-        return None
-    sector = Sector(size_hw, (float(ax), float(ay)), radius, a0, a1, inner)
-    # The fit must explain the image: most of the component inside, the sector mostly filled.
-    m = sector.mask((hs, ws))
-    inside = float((comp & m).sum() / max(comp.sum(), 1))
-    filled = float((box_blur(content.astype(np.float32), 1)[m] > 0.25).mean()) if m.any() else 0.0
-    if inside < 0.85 or filled < 0.5:
-        return None
-    return dataclasses.replace(sector, score=filled)
-
-
-def _radial_extent(
-    mask: np.ndarray, ax: float, ay: float, f: int, edges: np.ndarray, outer: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per angle bin, the outer (``outer``) or inner edge of the mask along the radius, and whether
-    it touches the image border (bottom/sides when outer, top when inner).
-
-    The edge is where the bin's radial occupancy (mask pixels over the pixels of the bin at that
-    radius) last (outer) or first (inner) reaches 1/2, so thin structures touching the fan (an ECG
-    trace, a tick mark) do not move it.
-    """
-    hs, ws = mask.shape
-    ys, xs = np.mgrid[0:hs, 0:ws]
-    py, px = (ys + 0.5) * f - ay, (xs + 0.5) * f - ax
-    rr = (np.hypot(px, py) / f).astype(np.int64)
-    b = np.digitize(np.degrees(np.arctan2(px, py)), edges) - 1
-    n = len(edges) - 1
-    sel = (b >= 0) & (b < n) & (py > 0)
-    n_r = int(rr[sel].max()) + 2 if sel.any() else 2
-    key = b[sel] * n_r + rr[sel]
-    total = np.bincount(key, minlength=n * n_r).reshape(n, n_r)
-    hit = np.bincount(key, weights=mask[sel], minlength=n * n_r).reshape(n, n_r)
-    border_px = np.zeros_like(mask)
-    if outer:
-        border_px[-1, :] = border_px[:, 0] = border_px[:, -1] = True
-    else:
-        border_px[0, :] = True
-    border = np.bincount(key, weights=border_px[sel], minlength=n * n_r).reshape(n, n_r) > 0
-    occ = np.where(total > 0, hit / np.maximum(total, 1), 0.0)
-    out = np.full(n, np.nan)
-    at_border = np.zeros(n, bool)
-    for k in range(n):
-        full = np.flatnonzero(occ[k] >= 0.5)
-        if len(full) == 0:
-            continue
-        i = full[-1] if outer else full[0]
-        out[k] = (i + 1.0 if outer else float(i)) * f
-        # the edge is cut by the image when pixels of the bin at that radius lie on the border
-        lo, hi = max(0, i - 1), i + 2
-        at_border[k] = bool(border[k, lo:hi].any()) and (outer or i > 0)
-    return out, at_border
 
 
 def detect_sector(
@@ -327,8 +100,10 @@ def detect_sector(
 
 def _detect_small(smalls: np.ndarray, f: int, size_hw: tuple[int, int], threshold: float) -> Sector:
     mean = smalls.mean(axis=0)
-    # Opening (3x3) removes thin lines (ECG trace, text strokes, ticks) and thin bridges to the fan.
-    raw = box_blur((box_blur((mean > threshold).astype(np.float32), 1) > 0.99).astype(np.float32), 1) > 0.01
+    above = mean > threshold
+    above &= ~(flat_traces(above) | vertical_bars(above))  # ECG trace, grey/colour scale bars
+    # Opening (3x3) removes thin lines (text strokes, ticks, far arcs) and thin bridges to the fan.
+    raw = box_blur((box_blur(above.astype(np.float32), 1) > 0.99).astype(np.float32), 1) > 0.01
     mask = box_blur(raw.astype(np.float32), 1) > 0.2
     if mask.mean() < 0.01:
         return Sector.whole(size_hw)
@@ -342,7 +117,15 @@ def _detect_small(smalls: np.ndarray, f: int, size_hw: tuple[int, int], threshol
         return Sector.whole(size_hw)
     score = float(comp.mean())
     content = raw if static is None else raw & ~static
-    sector = _fit_sector(comp & raw, content, mean, f, size_hw, np.random.default_rng(0))
+    sector = fit_sector(
+        comp & raw,
+        above if static is None else above & ~static,
+        content,
+        mean,
+        f,
+        size_hw,
+        np.random.default_rng(0),
+    )
     if sector is None:
         return _box_from(comp, f, size_hw, score)
     return sector

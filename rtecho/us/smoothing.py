@@ -42,10 +42,10 @@ class TemporalSmoother:
     def __init__(
         self,
         labels: tuple[str, ...],
-        tau_s: float = 0.12,
-        min_stable_s: float = 0.2,
+        tau_s: float = 0.08,
+        min_stable_s: float = 0.15,
         margin: float = 0.0,
-        min_prob: float = 0.4,
+        min_prob: float = 0.5,
         grace_s: float = 0.1,
     ) -> None:
         if tau_s < 0 or min_stable_s < 0:

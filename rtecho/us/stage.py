@@ -33,22 +33,32 @@ from rtecho.us.smoothing import TemporalSmoother
 class UltrasoundPostprocessor:
     """Calibrated probabilities, rejection as unknown, smoothing with hysteresis, view-change events.
 
-    ``calibration`` defaults to the card's ``extra["calibration"]`` (identity when absent).
+    ``calibration`` defaults to the card's ``extra["calibration"]`` (identity when absent). Frames
+    whose top class is in ``hold_labels`` (default ``OTHER``: off-axis or searching) leave the
+    smoother as it is, like rejected frames: searching between views raises no view change.
     """
 
     def __init__(
         self,
         card: ModelCard,
         calibration: Calibration | None = None,
-        tau_s: float = 0.12,
-        min_stable_s: float = 0.2,
+        tau_s: float = 0.08,
+        min_stable_s: float = 0.15,
         margin: float = 0.0,
-        min_prob: float = 0.4,
+        min_prob: float = 0.5,
+        grace_s: float = 0.1,
+        hold_labels: tuple[str, ...] = ("OTHER",),
     ) -> None:
         self.labels = card.labels
+        self.hold = np.array([lab in hold_labels for lab in card.labels])
         self.calibration = calibration or Calibration.from_card(card) or Calibration()
         self.smoother = TemporalSmoother(
-            card.labels, tau_s=tau_s, min_stable_s=min_stable_s, margin=margin, min_prob=min_prob
+            card.labels,
+            tau_s=tau_s,
+            min_stable_s=min_stable_s,
+            margin=margin,
+            min_prob=min_prob,
+            grace_s=grace_s,
         )
 
     def __call__(self, logits: np.ndarray) -> Postprocessed:
@@ -64,7 +74,7 @@ class UltrasoundPostprocessor:
         probs, accepted = self.calibration.apply(logits)
         sm = (
             self.smoother.update(probs, frame.timestamp, frame.index)
-            if accepted
+            if accepted and not self.hold[int(np.argmax(probs))]
             else self.smoother.hold(frame.timestamp)
         )
         return Postprocessed(
