@@ -24,6 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", metavar="CKPT", help="trained weights (.pt) for a registry model name")
     p.add_argument("--coarse", action="store_true", help="map truth and prediction to coarse labels")
     p.add_argument("--backend", help="runtime backend for an .onnx model (default: the runtime's choice)")
+    p.add_argument(
+        "--precision", default="fp32", help="fp32, bf16 or int8 for an .onnx model (backend permitting)"
+    )
     p.add_argument("--clip-rule", choices=("majority", "mean"), default="majority", help="per-clip decision")
     p.add_argument("--frame-stride", type=int, default=1, metavar="N", help="score every Nth frame of a clip")
     p.add_argument(
@@ -51,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         samples = scan_folder(args.data, use_coarse=args.coarse)
     out = Path(args.json)
-    with scorer_for(args.model, args.checkpoint, args.backend) as scorer:
+    with scorer_for(args.model, args.checkpoint, args.backend, args.precision) as scorer:
         result = evaluate_samples(
             scorer,
             samples,

@@ -91,12 +91,12 @@ class TorchScorer(AbstractContextManager):
 class EngineScorer(AbstractContextManager):
     """An exported ONNX model run by :func:`rtecho.runtime.load_engine`, preprocessed from its model card."""
 
-    def __init__(self, path: str | Path, backend: str | None = None) -> None:
+    def __init__(self, path: str | Path, backend: str | None = None, precision: str = "fp32") -> None:
         from rtecho.runtime import load_engine
         from rtecho.runtime.preprocess import Preprocessor
 
         self.path = Path(path)
-        self.engine = load_engine(str(self.path), backend=backend)
+        self.engine = load_engine(str(self.path), backend=backend, precision=precision)
         self._entered = self.engine.__enter__()
         card = self._entered.card if hasattr(self._entered, "card") else self.engine.card
         self.labels = tuple(card.labels)
@@ -111,6 +111,7 @@ class EngineScorer(AbstractContextManager):
             "input_size_hw": list(card.input_size_hw),
             "channels": card.channels,
             "backend": str(_backend_name(self.engine) or backend or "default"),
+            "precision": precision,
         }
 
     def probabilities(self, images: Sequence[np.ndarray]) -> np.ndarray:
@@ -155,7 +156,10 @@ def load_trained_model(name: str, checkpoint: str | Path) -> tuple[Any, dict[str
 
 
 def scorer_for(
-    model: str | Path, checkpoint: str | Path | None = None, backend: str | None = None
+    model: str | Path,
+    checkpoint: str | Path | None = None,
+    backend: str | None = None,
+    precision: str = "fp32",
 ) -> TorchScorer | EngineScorer:
     """A scorer for ``model``: a path to an ``.onnx`` file, or a registry name with ``checkpoint``."""
     if str(model).lower().endswith(".onnx"):
@@ -163,7 +167,7 @@ def scorer_for(
             raise EvalError(f"ONNX model not found: {model}")
         if checkpoint is not None:
             raise EvalError("--checkpoint is for registry models; an .onnx file carries its own weights")
-        return EngineScorer(model, backend)
+        return EngineScorer(model, backend, precision)
     if checkpoint is None:
         raise EvalError(f"model {model!r} is a registry name: give its trained weights with --checkpoint")
     net, cfg = load_trained_model(str(model), checkpoint)
