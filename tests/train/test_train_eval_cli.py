@@ -46,7 +46,7 @@ def folder_with_clip(image_folder):
 def tiny_scorer(trained, monkeypatch):
     model, _ = trained
 
-    def fake_scorer_for(name, checkpoint=None, backend=None):
+    def fake_scorer_for(name, checkpoint=None, backend=None, precision="fp32"):
         return ev.TorchScorer(model, model_config(model), {"name": "tiny", "architecture": "tiny"})
 
     monkeypatch.setattr(ev, "scorer_for", fake_scorer_for)
