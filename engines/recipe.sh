@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # How rtecho's shipped models are made, on a 2-core CPU machine with nothing but the simulator.
 # Every model here learns ONLY from rtecho's echo phantom simulator (rtecho.synth): demonstration
-# weights, not for clinical use. Stages: bash engines/recipe.sh data|search|train MODEL|ship MODEL|int8 MODEL
+# weights, not for clinical use. Stages: bash engines/recipe.sh data|search|train MODEL|ship MODEL|int8 MODEL|confidence MODEL
 # Logs of the runs that produced the committed files are in engines/logs/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ RUNS=${RUNS:-runs/zoo}
 REAL=${REAL:-../shared/data/real/raventan95-echo-view-classifier}
 SIZE=${SIZE:-128}
 
-stage=${1:?usage: recipe.sh data|search|train MODEL|ship MODEL|int8 MODEL}
+stage=${1:?usage: recipe.sh data|search|train MODEL|ship MODEL|int8 MODEL|confidence MODEL}
 case "$stage" in
 data)  # simulator stills, three disjoint seeds
     $RT synth --out "$RUNS/data/train" --n 300 --size 160 --seed 101 --no-progress
@@ -78,6 +78,10 @@ metrics = dict(card.metrics) | {"int8_openvino": {"fp32_accuracy": acc["fp32"], 
 ModelCard.from_dict(card.to_dict() | {"metrics": metrics}).save(f"engines/{name}.json")
 print(name, acc)
 PY
+    ;;
+confidence)  # MODEL: temperature scaling + unknown-rejection thresholds on held-out simulator stills, into the card
+    model=${2:?model}
+    $RT confidence "$model" --n 40 --seed 404 --test-seed 505 --write | tee "engines/logs/$model.confidence.txt"
     ;;
 *) echo "unknown stage $stage" >&2; exit 2 ;;
 esac
