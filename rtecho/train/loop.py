@@ -254,11 +254,20 @@ def fit(
         if not resume_path.is_file():
             raise CheckpointError(f"nothing to resume: {resume_path} does not exist")
         ckpt = load_checkpoint(resume_path, model, opt, map_location=device)
-        if ckpt.get("scheduler"):
-            sched.load_state_dict(ckpt["scheduler"])
-            sched.T_max = epochs  # resuming with more epochs stretches the cosine, not restarts it
         state.update(ckpt.get("state") or {})
         start = int(ckpt["epoch"]) + 1
+        if ckpt.get("scheduler"):
+            sched.load_state_dict(ckpt["scheduler"])
+            if sched.T_max != epochs:
+                # more (or fewer) epochs stretch the cosine: the chained update only follows the closed
+                # form lr_t = eta_min + (lr_0 - eta_min)(1 + cos(pi t / T)) / 2 if lr_t is reset to it
+                sched.T_max = epochs
+                t = start - 1
+                for group, base in zip(opt.param_groups, sched.base_lrs, strict=True):
+                    group["lr"] = (
+                        sched.eta_min + (base - sched.eta_min) * (1 + math.cos(math.pi * t / epochs)) / 2
+                    )
+                sched._last_lr = [g["lr"] for g in opt.param_groups]
         log.info("resuming from %s at epoch %d", resume_path, start)
     if ckdir is not None:
         ckdir.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from fractions import Fraction
 
 import pytest
@@ -48,6 +49,12 @@ def test_one_epoch_writes_checkpoints_and_resume_continues(splits, tmp_path):
     assert len((out2 / "log.jsonl").read_text().splitlines()) == 4
     # the cosine schedule continued: the lr of epoch 3 is below epoch 1's
     assert r2.history[0]["lr"] < lines[0]["lr"]
+    # and it was stretched to the new length, not left at the end of the old one (a 2-epoch cosine
+    # ends at eta_min): epochs 3 and 4 follow lr_t = eta_min + (lr_0 - eta_min)(1 + cos(pi t / 4)) / 2
+    lr0 = lines[0]["lr"]
+    eta = lr0 * 0.01  # fit's default eta_min_frac
+    expected = [eta + (lr0 - eta) * (1 + math.cos(math.pi * t / 4)) / 2 for t in (2, 3)]
+    assert [h["lr"] for h in r2.history] == pytest.approx(expected, rel=0.05)
 
 
 def test_resume_loads_the_saved_weights(splits, tmp_path):
