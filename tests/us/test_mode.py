@@ -9,7 +9,7 @@ from rtecho.synth import render_screen
 from rtecho.us import ModeGate, SectorDetector, detect_sector
 from rtecho.views import VIEWS
 
-PAL = Path("/work/shared/data/real/debian-octave-dicom/US-PAL-8-10x-echo.dcm")
+PAL = Path(__file__).resolve().parents[3] / "shared/data/real/debian-octave-dicom/US-PAL-8-10x-echo.dcm"
 MODES4 = ("bmode", "color_doppler", "spectral_doppler", "mmode")
 
 
