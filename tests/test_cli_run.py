@@ -22,7 +22,14 @@ def _count_video_frames(path):
 
 
 def _run(capsys, *argv):
-    code = main(["run", *map(str, argv), "--no-progress"])
+    code = main(
+        [
+            "run",
+            *map(str, argv),
+            "--no-progress",
+            *([] if "--model" in map(str, argv) else ["--model", "tiny-untrained"]),
+        ]
+    )
     out = capsys.readouterr()
     return code, out.out, out.err
 
