@@ -13,7 +13,6 @@ separately.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -23,6 +22,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from rtecho.errors import RtechoError
+from rtecho.runtime.model_file import sha256_file
+from rtecho.runtime.preprocess import softmax
 from rtecho.train.data import Sample, iter_clip_frames, read_image, resize_gray, to_input
 from rtecho.train.metrics import classification_report
 from rtecho.views import COARSE_VIEWS, VIEWS, coarse
@@ -46,19 +47,8 @@ class Scorer(Protocol):
     def probabilities(self, images: Sequence[np.ndarray]) -> np.ndarray: ...
 
 
-def sha256_of(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    return softmax(np.asarray(logits, dtype=np.float64), axis=1)
 
 
 class TorchScorer(AbstractContextManager):
@@ -106,7 +96,7 @@ class EngineScorer(AbstractContextManager):
             "architecture": card.architecture,
             "source": "onnx",
             "path": str(self.path),
-            "sha256": sha256_of(self.path),
+            "sha256": sha256_file(self.path),
             "labels": list(card.labels),
             "input_size_hw": list(card.input_size_hw),
             "channels": card.channels,
@@ -176,7 +166,7 @@ def scorer_for(
         "architecture": cfg.get("architecture"),
         "source": "checkpoint",
         "path": str(checkpoint),
-        "sha256": sha256_of(checkpoint),
+        "sha256": sha256_file(checkpoint),
         "epoch": cfg.get("epoch"),
         "labels": list(cfg["labels"]),
         "input_size_hw": list(cfg["input_size_hw"]),
