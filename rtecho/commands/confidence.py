@@ -25,36 +25,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--write", action="store_true", help="store the calibration in the model card")
 
 
-def still_logits(engine, seed: int, n_per_view: int, size: int):
-    """Logits and labels of simulator stills of every label of the engine, through the stream's
-    ultrasound preprocessing (sector crop/blank, mode gate, card preprocessing)."""
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
     import numpy as np
 
-    from rtecho.synth import render_view
-    from rtecho.us.stage import UltrasoundPreprocessor
-
-    rng = np.random.default_rng(seed)
-    pre = UltrasoundPreprocessor(engine.card)
-    zs, ys = [], []
-    for k, view in enumerate(engine.card.labels):
-        for _ in range(n_per_view):
-            pre.reset()
-            prep = pre(render_view(view, rng, size_hw=(size, size)))
-            if prep.x is not None:  # a gated frame (not a classified mode) is no calibration sample
-                zs.append(engine.infer(prep.x)[0])
-                ys.append(k)
-    return np.array(zs, np.float64), np.array(ys)
-
-
-def run(args: argparse.Namespace) -> int:
     from rtecho.runtime import load_engine, resolve_model
     from rtecho.types import card_path_for
     from rtecho.us.calibration import expected_calibration_error, fit_calibration, softmax_t
+    from rtecho.us.stage import simulator_logits
 
     path = resolve_model(args.model)
+    size_hw = (args.size, args.size)
     with load_engine(path) as engine:
-        z_fit, y_fit = still_logits(engine, args.seed, args.n, args.size)
-        z_test, y_test = still_logits(engine, args.test_seed, args.n, args.size)
+        z_fit, y_fit = simulator_logits(engine, np.random.default_rng(args.seed), args.n, size_hw)
+        z_test, y_test = simulator_logits(engine, np.random.default_rng(args.test_seed), args.n, size_hw)
         card = engine.card
     cal = fit_calibration(z_fit, y_fit, keep=args.keep)
     before = expected_calibration_error(softmax_t(z_test), y_test)
@@ -85,7 +70,6 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps(report, indent=2))
     if args.write:
         out = cal.to_card(card)
-        out = type(out).from_dict(out.to_dict() | {"extra": {**out.extra, "calibration_report": report}})
-        out.save(card_path_for(path))
+        dataclasses.replace(out, extra={**out.extra, "calibration_report": report}).save(card_path_for(path))
         print(f"calibration stored in {card_path_for(path)}")
     return 0

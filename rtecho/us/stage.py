@@ -127,3 +127,24 @@ class UltrasoundPreprocessor:
         self.gate.reset()
         if hasattr(self.postprocessor, "reset"):
             self.postprocessor.reset()
+
+
+def simulator_logits(
+    engine: Any, rng: np.random.Generator, n_per_view: int, size_hw: tuple[int, int] = (128, 128)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (N, K) and labels (N,) of simulator stills of every label of ``engine``, each through the
+    stream's ultrasound preprocessing (sector, crop, blank, card preprocessing); frames the mode gate
+    does not classify are no calibration sample. Needs the simulator (``rtecho[synth]``)."""
+    from rtecho.synth import render_view
+
+    pre = UltrasoundPreprocessor(engine.card)
+    zs, ys = [], []
+    with engine:
+        for k, view in enumerate(engine.card.labels):
+            for _ in range(n_per_view):
+                pre.reset()
+                prep = pre(render_view(view, rng, size_hw=size_hw))
+                if prep.x is not None:
+                    zs.append(engine.infer(prep.x)[0])
+                    ys.append(k)
+    return np.array(zs, np.float64), np.array(ys)

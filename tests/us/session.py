@@ -154,24 +154,10 @@ def replay(
 def still_logits(
     engine, rng: np.random.Generator, n_per_view: int, size_hw: tuple[int, int] = (128, 128)
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Logits (N, K) and labels (N,) of simulator stills of every label of the engine, each through the
-    same ultrasound preprocessing as the stream (sector, crop, blank, card preprocessing)."""
-    from rtecho.synth import render_view
-    from rtecho.us.stage import UltrasoundPreprocessor
+    """Logits and labels of simulator stills through the stream's ultrasound preprocessing."""
+    from rtecho.us.stage import simulator_logits
 
-    labels = engine.card.labels
-    pre = UltrasoundPreprocessor(engine.card)
-    zs, ys = [], []
-    with engine:
-        for k, view in enumerate(labels):
-            for _ in range(n_per_view):
-                pre.reset()
-                prep = pre(render_view(view, rng, size_hw=size_hw))
-                if prep.x is None:  # gated (not a classified mode): not a calibration sample
-                    continue
-                zs.append(engine.infer(prep.x)[0])
-                ys.append(k)
-    return np.array(zs, np.float64), np.array(ys)
+    return simulator_logits(engine, rng, n_per_view, size_hw)
 
 
 def session_events(engine, frames: list[np.ndarray], times: np.ndarray, calibration=None, **post_kw) -> list:
