@@ -42,13 +42,13 @@ ship)  # MODEL: evaluate on held-out simulator data, export with parity, evaluat
     .venv/bin/python - "$model" <<'PY'
 import json, sys
 from pathlib import Path
+from rtecho.commands.export import summary
 from rtecho.types import ModelCard
 name = sys.argv[1]
 card = ModelCard.load(f"engines/{name}.json")
-keys = ("n", "accuracy", "per_class_accuracy", "macro_precision", "macro_recall", "weighted_f1", "kappa")
 metrics = dict(card.metrics)
 test = json.loads(Path(f"engines/logs/{name}.test.json").read_text())
-metrics["heldout_sim_onnx"] = {k: test[k] for k in keys if k in test} | {"data": "rtecho synth seed 303, 13 x 100"}
+metrics["heldout_sim_onnx"] = summary(test) | {"data": "rtecho synth seed 303, 13 x 100"}
 real = Path(f"engines/logs/{name}.real.json")
 if real.exists():
     r = json.loads(real.read_text())

@@ -25,3 +25,9 @@ class EngineError(RtechoError):
 
 class ModelCardError(RtechoError, ValueError):
     """A model card is missing, malformed or does not match its model file."""
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (at most ``limit`` characters), for one-line errors."""
+    text = str(exc).strip().splitlines()
+    return text[0][:limit] if text else type(exc).__name__

@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 SUMMARY_KEYS = ("n", "accuracy", "per_class_accuracy", "macro_precision", "macro_recall", "weighted_f1", "kappa")
 
 
-def _summary(result: dict) -> dict:
+def summary(result: dict) -> dict:
     """The headline figures of an `rtecho eval` JSON (its per-item list stays in the log, not the card)."""
     return {k: result[k] for k in SUMMARY_KEYS if k in result}
 
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             tuple(cfg.std),
         )
         batch = _parity_batch(args.parity_data, card_like)
-    metrics = _summary(json.loads(Path(args.metrics).read_text())) if args.metrics else None
+    metrics = summary(json.loads(Path(args.metrics).read_text())) if args.metrics else None
     card = export_onnx(
         model,
         args.out,

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from rtecho._lazy import require
-from rtecho.errors import EngineError
+from rtecho.errors import EngineError, first_line
 from rtecho.runtime.base import Engine
 from rtecho.runtime.model_file import check_variant
 
@@ -58,7 +58,7 @@ class OrtEngine(Engine):
                 str(path), sess_options=so, providers=["CPUExecutionProvider"]
             )
         except _ort_errors() as exc:
-            raise EngineError(f"ONNX Runtime cannot load {path}: {_one_line(exc)}") from None
+            raise EngineError(f"ONNX Runtime cannot load {path}: {first_line(exc)}") from None
         inputs = self._session.get_inputs()
         if len(inputs) != 1:
             raise EngineError(f"{path} has {len(inputs)} inputs; rtecho models take exactly one image batch")
@@ -77,7 +77,7 @@ class OrtEngine(Engine):
         try:
             (out,) = self._session.run([self._output], {self._input: batch})
         except _ort_errors() as exc:
-            raise EngineError(f"ONNX Runtime failed on {self.card.name!r}: {_one_line(exc)}") from None
+            raise EngineError(f"ONNX Runtime failed on {self.card.name!r}: {first_line(exc)}") from None
         return np.asarray(out, dtype=np.float32)
 
     def _close(self) -> None:
@@ -102,8 +102,3 @@ def _ort_errors() -> tuple[type[BaseException], ...]:
         "ModelLoadCanceled",
     )
     return (RuntimeError, ValueError, OSError, *(getattr(state, n) for n in names if hasattr(state, n)))
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from rtecho._lazy import require
-from rtecho.errors import EngineError
+from rtecho.errors import EngineError, first_line
 from rtecho.runtime.base import Engine
 from rtecho.runtime.model_file import check_variant
 
@@ -53,9 +53,7 @@ class OpenVinoEngine(Engine):
             model = core.read_model(str(path))
             self._compiled = core.compile_model(model, "CPU", config)
         except RuntimeError as exc:
-            raise EngineError(
-                f"OpenVINO cannot load {path}: {str(exc).strip().splitlines()[0][:300]}"
-            ) from None
+            raise EngineError(f"OpenVINO cannot load {path}: {first_line(exc)}") from None
         self._request = self._compiled.create_infer_request()
         self._req_lock = threading.Lock()
         self._settings = {
