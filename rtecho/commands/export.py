@@ -27,7 +27,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-simplify", action="store_true", help="skip onnxslim graph simplification")
 
 
-SUMMARY_KEYS = ("n", "accuracy", "per_class_accuracy", "macro_precision", "macro_recall", "weighted_f1", "kappa")
+SUMMARY_KEYS = (
+    "n",
+    "accuracy",
+    "per_class_accuracy",
+    "macro_precision",
+    "macro_recall",
+    "weighted_f1",
+    "kappa",
+)
 
 
 def summary(result: dict) -> dict:

@@ -31,8 +31,14 @@ class TorchEngine(Engine):
         card = self.card
         name = card.extra.get("model_name")
         if not name:
-            raise EngineError(f"model card {card.name!r} names no registry model (extra.model_name): not a torch export")
-        kw: dict[str, Any] = {"labels": card.labels, "in_chans": card.channels, "img_size": card.input_size_hw}
+            raise EngineError(
+                f"model card {card.name!r} names no registry model (extra.model_name): not a torch export"
+            )
+        kw: dict[str, Any] = {
+            "labels": card.labels,
+            "in_chans": card.channels,
+            "img_size": card.input_size_hw,
+        }
         if card.genotype:
             kw["genotype"] = dict(card.genotype)
         try:

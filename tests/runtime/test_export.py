@@ -21,7 +21,9 @@ def test_export_parity_and_card(name, size, tmp_path):
     torch.manual_seed(0)
     model = create_model(name, img_size=size)
     out = tmp_path / f"{name}.onnx"
-    card = export_onnx(model, out, training_data="test: random weights", metrics={"acc": 0.5}, save_torch=True)
+    card = export_onnx(
+        model, out, training_data="test: random weights", metrics={"acc": 0.5}, save_torch=True
+    )
     assert card == ModelCard.load(card_path_for(out))
     assert card.input_size_hw == (size, size) and card.channels == 1 and len(card.labels) == 13
     assert card.params and card.flops and card.onnx_sha256 and card.rtecho_version
