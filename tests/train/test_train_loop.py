@@ -83,6 +83,20 @@ def test_training_learns_and_aux_head_is_used(splits):
     assert model.aux_head.weight.grad is not None  # the aux loss reached the aux head
 
 
+def test_channels_last_trains_the_same_weights(splits):
+    # NHWC is a memory layout only: the same seed gives the same weights (to float rounding; SGD,
+    # as Adam blows up the rounding noise of gradients that BN makes ~0, such as a conv bias)
+    train, val = splits
+    states = []
+    for cl in (True, False):
+        torch.manual_seed(3)
+        model = TinyNet()
+        fit(model, train, val, epochs=2, batch_size=4, optimizer="sgd", progress=False, channels_last=cl)
+        states.append(model.state_dict())
+    for k, v in states[0].items():
+        assert torch.allclose(v.float(), states[1][k].float(), atol=1e-4), k
+
+
 def test_balanced_sampling_and_sgd_run(splits):
     train, val = splits
     r = fit(TinyNet(), train, val, epochs=1, batch_size=4, optimizer="sgd", balanced=True, progress=False)
