@@ -60,7 +60,24 @@ def fit_sector(
     # the evidence than the best one.
     grown = [box_blur(c.mask(comp.shape).astype(np.float32), 1) > 0 for c in cands]  # 1 px tolerance
     outside = [int((evidence & ~m).sum()) for m in grown]
-    return next(c for c, v in zip(cands, outside, strict=True) if v <= min(outside) + 4)
+    best = next(c for c, v in zip(cands, outside, strict=True) if v <= min(outside) + 4)
+    return symmetric(best, comp)
+
+
+#: Largest tilt (degrees) of a fan's axis from the vertical that is taken as real.
+MAX_SKEW_DEG = 4.0
+
+
+def symmetric(sector: Sector, comp: np.ndarray) -> Sector:
+    """Phased-array sectors are symmetric about the vertical through the apex (a whole B-mode sector
+    is hardly ever steered): a fan found tilted by more than ``MAX_SKEW_DEG`` has an edge that lay
+    in the dark (no echo near it) and was placed inside the true one; it is mirrored from the other.
+    A found edge is never moved inwards."""
+    a0, a1 = sector.angle_start_deg, sector.angle_end_deg
+    half = max(-a0, a1)
+    if abs(0.5 * (a0 + a1)) <= MAX_SKEW_DEG or abs(0.5 * (a0 + a1)) > 15.0 or half > 60.0:
+        return sector  # symmetric enough, or too odd a fan to complete
+    return dataclasses.replace(sector, angle_start_deg=-half, angle_end_deg=half)
 
 
 def _sparse_candidate(
@@ -92,6 +109,8 @@ def _candidate(
     size_hw: tuple[int, int],
 ) -> Sector | None:
     ax, ay, a0, a1 = edges
+    if ay < -0.5 * size_hw[0] or not 0.0 <= ax <= size_hw[1]:
+        return None  # a phased array's apex is near the top of the image, a convex probe's not far above
     # Angles from the opened content seen from the apex (a dark far field leaves the component
     # short of the edges): the line fits are kept where they agree.
     radius = outer_radius(far_evidence(parts, content, ax, ay, a0 - 30, a1 + 30, f), ax, ay, a0, a1, f)

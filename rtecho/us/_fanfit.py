@@ -135,7 +135,7 @@ def outer_radius(
     votes = (np.abs(cand[:, None] - cand[None, :]) <= width).sum(axis=1)
     best = cand[votes >= 0.75 * votes.max()].max()
     near = cand[np.abs(cand - best) <= width]
-    return float(np.median(near) + 0.5 * f)
+    return float(np.median(near) - 0.5 * f)
 
 
 def angular_edges(

@@ -3,7 +3,8 @@
 Method (numpy only), on a copy downsampled to about 192 px on the long side:
 
 1. content: block-mean intensity (brightest channel, so colour Doppler counts) above a low
-   threshold, without line-like furniture (a wide flat ECG trace, narrow vertical grey/colour
+   threshold over the screen's black level (the faint echo of a dark fan's edge counts; a frame
+   grabber's noisy black does not), without line-like furniture (a wide flat ECG trace, narrow vertical grey/colour
    bars, also where they touch the fan); an opening (3x3) removes text strokes, ticks and thin
    bridges; with several frames, pixels that are static while the image moves are furniture;
 2. the image component: the largest connected blob of the (lightly dilated) opened content;
@@ -15,7 +16,9 @@ Method (numpy only), on a copy downsampled to about 192 px on the long side:
    angle bins from the farthest content inside the wedge, thin far arcs and haze included (an ECG
    trace crossing under the fan and specks are left out); an inner radius is kept for curvilinear
    probes;
-4. the first candidate (in that order) that leaves out hardly more content than the best wins.
+4. the first candidate (in that order) that leaves out hardly more content than the best wins;
+   a fan tilted by more than a few degrees has an edge lost in the dark and is mirrored from its
+   other edge (phased-array sectors are symmetric about the vertical through the apex).
 
 When no fan is found (linear probe: parallel edges; already-cropped input; too little content)
 the result is a ``box``: the bounding box of the content, or the whole frame.
@@ -49,6 +52,12 @@ def _content(small: np.ndarray, threshold: float) -> np.ndarray:
     return box_blur(small, 1) > threshold
 
 
+def _level(mean: np.ndarray, threshold: float) -> float:
+    """The content threshold above the screen's black level (0 on a digital screen, a few grey
+    levels through a frame grabber): ``threshold`` plus twice the 10th percentile of the block means."""
+    return threshold + 2.0 * float(np.percentile(mean, 10))
+
+
 def _choose_component(mask: np.ndarray, static: np.ndarray | None) -> np.ndarray | None:
     labels, areas = components(mask)
     if len(areas) <= 1:
@@ -72,7 +81,7 @@ def _box_from(comp: np.ndarray, f: int, size_hw: tuple[int, int], score: float) 
 
 def detect_sector(
     images: np.ndarray | list[np.ndarray] | tuple[np.ndarray, ...],
-    threshold: float = 2.0,
+    threshold: float = 1.0,
     target: int = 192,
 ) -> Sector:
     """Estimate the imaging sector from one frame or a window of frames of equal size.
@@ -100,7 +109,7 @@ def detect_sector(
 
 def _detect_small(smalls: np.ndarray, f: int, size_hw: tuple[int, int], threshold: float) -> Sector:
     mean = smalls.mean(axis=0)
-    above = mean > threshold
+    above = mean > _level(mean, threshold)
     above &= ~(flat_traces(above) | vertical_bars(above))  # ECG trace, grey/colour scale bars
     # Opening (3x3) removes thin lines (text strokes, ticks, far arcs) and thin bridges to the fan.
     raw = box_blur((box_blur(above.astype(np.float32), 1) > 0.99).astype(np.float32), 1) > 0.01
@@ -153,7 +162,7 @@ class SectorDetector:
         window: int = 8,
         every: int = 30,
         change_threshold: float = 0.3,
-        threshold: float = 2.0,
+        threshold: float = 1.0,
         target: int = 192,
     ) -> None:
         if window < 1 or every < 1:
@@ -170,11 +179,12 @@ class SectorDetector:
         self._since = 0
         self._ref: tuple[float, float] | None = None
         self._rings: tuple[np.ndarray, np.ndarray] | None = None
+        self._level = self.threshold
         self.n_estimates = 0
 
     def _ring_stats(self, small: np.ndarray) -> tuple[float, float]:
         assert self._rings is not None
-        content = _content(small, self.threshold)
+        content = _content(small, self._level)
         inner, outer = self._rings
         return (
             float(content[inner].mean()) if inner.any() else 0.0,
@@ -190,6 +200,7 @@ class SectorDetector:
         m = sector.mask((hs, ws)).astype(np.float32)
         grown, shrunk = box_blur(m, 2) > 0.01, box_blur(m, 2) > 0.99
         self._rings = (m.astype(bool) & ~shrunk, grown & ~m.astype(bool))
+        self._level = _level(self._frames[-1], self.threshold)
         self._ref = self._ring_stats(self._frames[-1])
         return sector
 
