@@ -120,3 +120,34 @@ def test_corrupt_or_mismatched_onnx(sources, tmp_path, capsys):
     (tmp_path / "x.onnx").write_bytes(b"garbage")
     code, _, err = _run(capsys, sources["gif"], "--model", tmp_path / "x.onnx")
     assert code == 1 and "does not match" in err
+
+
+def test_run_ultrasound_gates_modes_and_summarises_the_clip(tmp_path, capsys):
+    # a folder of simulator screens: 16 B-mode A4C frames, then 6 spectral Doppler frames
+    import numpy as np
+    from PIL import Image
+
+    from rtecho.synth import render_screen
+
+    rng = np.random.default_rng(5)
+    screens = [
+        render_screen("A4C", rng, mode="bmode").image,
+        render_screen("A4C", rng, mode="spectral_doppler").image,
+    ]
+    folder = tmp_path / "screens"
+    folder.mkdir()
+    for i in range(22):
+        im = screens[0 if i < 16 else 1].astype(np.int16) + rng.integers(-2, 3, screens[0].shape)
+        Image.fromarray(np.clip(im, 0, 255).astype(np.uint8)).save(folder / f"{i:03d}.png")
+    log, summary = tmp_path / "log.jsonl", tmp_path / "s.json"
+    code, stdout, err = _run(
+        capsys, folder, "--model", "darts2", "--ultrasound", "--jsonl", log, "--summary-json", summary
+    )
+    assert code == 0, err
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["mode"] for r in rows] == ["bmode"] * 16 + ["spectral_doppler"] * 6
+    assert all(r["label"] is None for r in rows[16:])  # not classified
+    clip = json.loads(summary.read_text())["clip"]
+    assert clip["modes"] == {"bmode": 16, "spectral_doppler": 6} and clip["n_frames"] == 22
+    assert clip["label"] == "A4C" and clip["segments"][0]["label"] == "A4C"
+    assert "clip: A4C" in stdout

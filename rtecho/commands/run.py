@@ -24,12 +24,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--policy", choices=("latest", "block"), default=None, help="drop policy (default by source)"
     )
     p.add_argument("--summary-json", default=None, help="write the latency summary as JSON here")
+    p.add_argument(
+        "--ultrasound",
+        action="store_true",
+        help="scanner screens: find the imaging sector (crop, blank the rest), gate non-B-mode frames, "
+        "smooth with hysteresis, report view changes, unknown frames (card calibration) and the "
+        "clip's view with its segments",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     from rtecho.io import open_source
     from rtecho.pipeline import StreamProcessor
+    from rtecho.us import UltrasoundPreprocessor, summarize_clip
     from rtecho.runtime import load_engine
     from rtecho.viz import JsonlSink, VideoSink, default_overlay
 
@@ -56,22 +64,47 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     bar = _progress(source.info.n_frames, disabled=args.no_progress or source.info.live)
+    pre = UltrasoundPreprocessor.for_engine(engine) if args.ultrasound else None
+    preds = []
     with contextlib.ExitStack() as stack:
         stack.callback(bar.close)
         for sink in sinks:
             stack.enter_context(sink)
         proc = stack.enter_context(
-            StreamProcessor(engine, policy=args.policy, realtime=args.realtime, overlay=overlay, sinks=sinks)
+            StreamProcessor(
+                engine,
+                policy=args.policy,
+                realtime=args.realtime,
+                overlay=overlay,
+                sinks=sinks,
+                preprocessor=pre,
+            )
         )
-        for _ in proc.stream(source):
+        for pred in proc.stream(source):
             bar.update(1)
+            if pre is not None:
+                preds.append(pred)
     summary = proc.summary
     assert summary is not None
     print(f"{engine.card.name} on {engine.backend}/{engine.precision} - {args.source}")
     print(summary.table())
+    out = summary.to_dict()
+    if pre is not None:
+        clip = summarize_clip(preds, 1.0 / fps)
+        out["clip"] = clip.to_dict()
+        conf = f" ({clip.confidence:.2f})" if clip.label else ""
+        unknown = sum(1 for p in preds if p.ok and p.label is not None and not p.accepted)
+        out["clip"]["unknown_frames"] = unknown
+        print(
+            f"clip: {clip.label or 'no view'}{conf}; modes {clip.modes}; {unknown} frame(s) rejected as unknown"
+        )
+        for seg in clip.segments:
+            print(
+                f"  {seg.label:8s} frames {seg.start_frame}-{seg.end_frame} ({seg.start_s:.2f}-{seg.end_s:.2f} s)"
+            )
     if args.summary_json:
         with open(args.summary_json, "w") as f:
-            json.dump(summary.to_dict(), f, indent=2)
+            json.dump(out, f, indent=2)
     if summary.stream_error:
         print(f"rtecho run: error: {summary.stream_error}", file=sys.stderr)
         return 1
