@@ -37,8 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rtecho.io import open_source
     from rtecho.pipeline import StreamProcessor
-    from rtecho.us import UltrasoundPreprocessor, summarize_clip
     from rtecho.runtime import load_engine
+    from rtecho.us import UltrasoundPreprocessor, summarize_clip
     from rtecho.viz import JsonlSink, VideoSink, default_overlay
 
     opts = {"threads": args.threads} if args.threads else {}

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rtecho.types import CLASSIFIED_MODES, check_image
-from rtecho.us._geom import block_factor, block_mean, box_blur, gray
+from rtecho.us._geom import block_factor, block_mean, box_blur, channel_max, channel_min, gray
 from rtecho.us.sector import Sector
 
 
@@ -159,7 +159,7 @@ class ModeGate:
         if trace is not None:
             return ModeResult(trace, stats)
         if image.ndim == 3:
-            chroma = image.max(axis=2).astype(np.int16) - image.min(axis=2)
+            chroma = channel_max(image) - channel_min(image)  # uint8: max >= min, no wrap-around
             # more than half of a block coloured: thin coloured lines (outlines, text) do not count
             col = block_mean((chroma > self.chroma).astype(np.float32), f) > 0.5
             frac = float(col[region].mean())
