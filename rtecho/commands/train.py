@@ -46,6 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--select-ratio", type=float, default=1.0, help="online batch selection: candidates per kept item"
     )
+    p.add_argument(
+        "--label-smoothing", type=float, default=0.0, help="cross-entropy label smoothing (e.g. 0.1)"
+    )
     p.add_argument("--no-augment", action="store_true", help="switch augmentation off")
     p.add_argument("--fresh", action="store_true", help="with --synth: render new images every epoch")
     p.add_argument("--frames-per-clip", type=int, default=8, help="frames sampled from each clip (default 8)")
@@ -123,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         balanced=args.balanced,
         select_ratio=args.select_ratio,
+        label_smoothing=args.label_smoothing,
         num_threads=args.threads,
         seed=args.seed,
         progress=not args.quiet,
