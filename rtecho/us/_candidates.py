@@ -10,6 +10,7 @@ import numpy as np
 from rtecho.us._fanfit import (
     angular_edges,
     apex_tip,
+    arc_extent,
     far_evidence,
     filled_fraction,
     fit_edges,
@@ -96,6 +97,8 @@ def _sparse_candidate(
     ang = angular_edges(evidence, ax, ay, radius, f, 0.0, r_min=0.35)
     if ang is None:
         return None
+    if ang[1] - ang[0] < 70.0:  # narrower than a phased array's sector: look for the far arc's ends
+        ang = arc_extent(evidence, ax, ay, radius, f, *ang)
     return _candidate((ax, ay, *ang), True, comp, parts, content, f, size_hw)
 
 

@@ -156,9 +156,15 @@ def angular_edges(
     ang = th[sel]
     if len(ang) < 20:
         return None
-    counts = np.bincount(np.clip((ang + 90).astype(np.int64), 0, 179), minlength=180)
+    idx = np.clip((ang + 90).astype(np.int64), 0, 179)
+    counts = np.bincount(idx, minlength=180)
     occ = counts >= 2
     c = int(np.clip(centre + 90, 0, 179))
+    if not occ[c]:  # a dark band straight below the apex: start from the nearest occupied bin
+        near = np.flatnonzero(occ)
+        if len(near) == 0 or np.abs(near - c).min() > 30:
+            return None
+        c = int(near[np.argmin(np.abs(near - c))])
     out = []
     for step in (-1, 1):
         i, last, gap = c, c, 0
@@ -172,6 +178,41 @@ def angular_edges(
         if len(in_bin) < 2:
             return None
         out.append(float(in_bin[1] if step < 0 else in_bin[-2]))
+    return out[0], out[1]
+
+
+def arc_extent(
+    evidence: np.ndarray,
+    ax: float,
+    ay: float,
+    radius: float,
+    f: int,
+    a0: float,
+    a1: float,
+    gap_deg: float = 12.0,
+) -> tuple[float, float]:
+    """``(a0, a1)`` widened to the far arc: evidence in the ring at the outer radius (the last echo
+    line or the fan's drawn end, often all that shows of a dark fan's edges) continuing beyond an edge
+    with gaps of less than ``gap_deg`` degrees moves that edge out to the arc's end."""
+    rr, th, below = polar(evidence.shape, ax, ay, f)
+    ring = th[evidence & below & (rr > 0.9 * radius) & (rr < radius + 2 * f)]
+    if len(ring) < 4:
+        return a0, a1
+    occ = np.bincount(np.clip((ring + 90).astype(np.int64), 0, 179), minlength=180) >= 1
+    out = []
+    for start, step in ((a0, -1), (a1, 1)):
+        first = last = int(np.clip(start + 90, 0, 179))
+        i, gap = first, 0
+        while 0 <= i < 180 and gap < gap_deg:
+            if occ[i]:
+                last, gap = i, 0
+            else:
+                gap += 1
+            i += step
+        if last == first:  # the arc ends within the edge's own degree: keep the edge
+            out.append(start)
+        else:  # the outer side of the arc's last degree
+            out.append(float(last - 90) if step < 0 else float(last - 89))
     return out[0], out[1]
 
 
