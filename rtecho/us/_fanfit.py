@@ -138,6 +138,18 @@ def outer_radius(
     return float(np.median(near) - 0.5 * f)
 
 
+def _walk(occ: np.ndarray, start: int, step: int, gap_deg: float) -> int:
+    """From bin ``start``, stepping by ``step``: the last occupied bin before ``gap_deg`` empty ones."""
+    i, last, gap = start, start, 0
+    while 0 <= i < len(occ) and gap < gap_deg:
+        if occ[i]:
+            last, gap = i, 0
+        else:
+            gap += 1
+        i += step
+    return last
+
+
 def angular_edges(
     evidence: np.ndarray,
     ax: float,
@@ -156,9 +168,7 @@ def angular_edges(
     ang = th[sel]
     if len(ang) < 20:
         return None
-    idx = np.clip((ang + 90).astype(np.int64), 0, 179)
-    counts = np.bincount(idx, minlength=180)
-    occ = counts >= 2
+    occ = np.bincount(np.clip((ang + 90).astype(np.int64), 0, 179), minlength=180) >= 2
     c = int(np.clip(centre + 90, 0, 179))
     if not occ[c]:  # a dark band straight below the apex: start from the nearest occupied bin
         near = np.flatnonzero(occ)
@@ -167,13 +177,7 @@ def angular_edges(
         c = int(near[np.argmin(np.abs(near - c))])
     out = []
     for step in (-1, 1):
-        i, last, gap = c, c, 0
-        while 0 <= i < 180 and gap < gap_deg:
-            if occ[i]:
-                last, gap = i, 0
-            else:
-                gap += 1
-            i += step
+        last = _walk(occ, c, step, gap_deg)
         in_bin = np.sort(ang[(ang >= last - 90) & (ang < last - 89)])
         if len(in_bin) < 2:
             return None
@@ -201,14 +205,8 @@ def arc_extent(
     occ = np.bincount(np.clip((ring + 90).astype(np.int64), 0, 179), minlength=180) >= 1
     out = []
     for start, step in ((a0, -1), (a1, 1)):
-        first = last = int(np.clip(start + 90, 0, 179))
-        i, gap = first, 0
-        while 0 <= i < 180 and gap < gap_deg:
-            if occ[i]:
-                last, gap = i, 0
-            else:
-                gap += 1
-            i += step
+        first = int(np.clip(start + 90, 0, 179))
+        last = _walk(occ, first, step, gap_deg)
         if last == first:  # the arc ends within the edge's own degree: keep the edge
             out.append(start)
         else:  # the outer side of the arc's last degree
