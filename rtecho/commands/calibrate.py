@@ -39,6 +39,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--n", type=int, default=200, metavar="N", help="calibration frames to use (default 200)")
     p.add_argument("--seed", type=int, default=0, help="seed of the frame subsample")
+    p.add_argument(
+        "--op-types",
+        nargs="+",
+        default=None,
+        metavar="OP",
+        help="quantise only these ONNX op types (e.g. Conv Gemm); the rest stays float (default: all)",
+    )
+    p.add_argument(
+        "--float-tail",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep the last N graph nodes (classifier head, attention before it) in float (default 0)",
+    )
 
 
 def calibration_frames(
@@ -133,6 +147,10 @@ def run(args: argparse.Namespace) -> int:
     images, labels, names = calibration_frames(args.data, args.n, args.seed)
     key, settings = SETTINGS[args.backend]
     out = variant_path(model, key)
+    if args.op_types:
+        settings = {**settings, "op_types": tuple(args.op_types)}
+    if args.float_tail:
+        settings = {**settings, "float_tail": args.float_tail}
     quantize_qdq(model, out, images, card, per_channel=args.per_channel, **settings)
     record = {
         "format": "qdq",
@@ -141,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
         "per_channel": args.per_channel,
         "symmetric_activations": settings["activation_type"] == "s8",
         "tuned_for": args.backend,
+        "op_types": list(args.op_types) if args.op_types else "all",
+        "float_tail_nodes": args.float_tail,
         "calibration": {
             "set": str(args.data),
             "frames": len(images),

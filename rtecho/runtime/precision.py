@@ -169,6 +169,7 @@ def quantize_qdq(
     op_types: Sequence[str] | None = None,
     quantize_bias: bool = True,
     preprocess: bool = True,
+    float_tail: int = 0,
 ) -> Path:
     """Statically quantise an FP32 ONNX model to INT8 from uint8 calibration frames.
 
@@ -177,7 +178,9 @@ def quantize_qdq(
     channel unless ``per_channel=False``. ``exclude_depthwise`` keeps depthwise convolutions in
     FP32; ``quant_format`` is ``"qdq"`` (portable) or ``"qoperator"`` (ONNX Runtime only);
     ``quantize_bias=False`` keeps biases float (TensorRT's parser refuses int32 DequantizeLinear);
-    ``op_types`` limits quantisation to those op types (e.g. ``("Conv", "Gemm")``; default: all).
+    ``op_types`` limits quantisation to those op types (e.g. ``("Conv", "Gemm")``; default: all);
+    ``float_tail`` keeps the last N nodes of the graph (in topological order: the classifier head, an
+    attention block before it) in float, where small logit margins make INT8 noise flip the answer.
     Example::
 
         frames = [np.zeros((480, 640), np.uint8)] * 8
@@ -205,7 +208,12 @@ def quantize_qdq(
             if not node.name:
                 node.name = f"{node.op_type}_{k}"
         onnx.save(model, str(src))
+        if float_tail < 0:
+            raise EngineError(f"float_tail must be >= 0, got {float_tail}")
         exclude = list(nodes_to_exclude) + (depthwise_conv_names(model) if exclude_depthwise else [])
+        exclude += (
+            [n.name for n in model.graph.node[len(model.graph.node) - float_tail :]] if float_tail else []
+        )
         reader = FrameReader(frames, card, model.graph.input[0].name)
         symmetric = activation_type == "s8"
         q.quantize_static(

@@ -120,6 +120,24 @@ def test_u8_activations_are_asymmetric(model, card, tmp_path):
     assert any(z.dtype == np.uint8 and np.any(z) for z in zps.values())
 
 
+def test_float_tail_keeps_the_head_in_float(model, card, tmp_path):
+    import onnx
+
+    def weight_is_int8(path):  # the last compute node's weights come through a DequantizeLinear
+        g = onnx.load(str(path)).graph
+        made = {o for n in g.node if n.op_type == "DequantizeLinear" for o in n.output}
+        last = [n for n in g.node if n.op_type not in ("QuantizeLinear", "DequantizeLinear")][-1]
+        return last.input[1] in made
+
+    full = quantize_qdq(model, tmp_path / "full.onnx", frames(16, seed=1), card)
+    tail = quantize_qdq(model, tmp_path / "tail.onnx", frames(16, seed=1), card, float_tail=1)
+    assert weight_is_int8(full) and not weight_is_int8(tail)
+    x = inputs(card, 16)
+    assert (run_ort(tail, x).argmax(1) == run_ort(model, x).argmax(1)).mean() >= 0.8
+    with pytest.raises(EngineError, match="float_tail"):
+        quantize_qdq(model, tmp_path / "x.onnx", frames(2, 1), card, float_tail=-1)
+
+
 def test_bad_settings_and_empty_calibration(model, card, tmp_path):
     with pytest.raises(EngineError, match="activation_type"):
         quantize_qdq(model, tmp_path / "x.onnx", frames(2, 1), card, activation_type="s16")
