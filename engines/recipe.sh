@@ -3,6 +3,14 @@
 # Every model here learns ONLY from rtecho's echo phantom simulator (rtecho.synth): demonstration
 # weights, not for clinical use. Stages: bash engines/recipe.sh data|search|train MODEL|ship MODEL|int8 MODEL|confidence MODEL
 # Logs of the runs that produced the committed files are in engines/logs/.
+# The shipped weights came from (then ship, int8 and confidence for each):
+#   bash engines/recipe.sh train darts2 --epochs 14 --patience 4
+#   bash engines/recipe.sh train stanet --epochs 14 --patience 4
+#   bash engines/recipe.sh train darts1 --epochs 14 --patience 4, then twice more with --resume --epochs 28
+#     and --resume --epochs 40 --patience 5 (a resumed run stretches the cosine to the new length)
+#   bash engines/recipe.sh train efficientnet_b0_cbam --epochs 30 --patience 6 --label-smoothing 0.1
+#     (int8: bash engines/recipe.sh int8 efficientnet_b0_cbam --float-tail 25: CBAM and head in float)
+#   SIZE=96 bash engines/recipe.sh train uiac --epochs 18 --patience 4
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RT=${RT:-.venv/bin/rtecho}
@@ -59,9 +67,9 @@ PY
     ;;
 int8)  # MODEL: static INT8 (QDQ, s8 symmetric) from the calibration set, tuned for OpenVINO (where it pays here);
        # held-out accuracy of fp32 and int8 on the same backend goes into the card
-    model=${2:?model}
+    model=${2:?model}; shift 2  # extra args for rtecho calibrate (e.g. --float-tail 25)
     [ -d calibration/sim-v1/stills ] || bash calibration/make_sim_v1.sh
-    $RT calibrate "$model" --data calibration/sim-v1/stills --backend openvino
+    $RT calibrate "$model" --data calibration/sim-v1/stills --backend openvino "$@"
     for prec in fp32 int8; do
         $RT eval "engines/$model.onnx" "$RUNS/data/test/stills" --backend openvino --precision "$prec" \
             --json "$RUNS/$model/test_openvino_$prec.json" --no-png
