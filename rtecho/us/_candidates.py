@@ -62,14 +62,14 @@ def fit_sector(
     grown = [box_blur(c.mask(comp.shape).astype(np.float32), 1) > 0 for c in cands]  # 1 px tolerance
     outside = [int((evidence & ~m).sum()) for m in grown]
     best = next(c for c, v in zip(cands, outside, strict=True) if v <= min(outside) + 4)
-    return symmetric(best, comp)
+    return symmetric(best)
 
 
 #: Largest tilt (degrees) of a fan's axis from the vertical that is taken as real.
 MAX_SKEW_DEG = 4.0
 
 
-def symmetric(sector: Sector, comp: np.ndarray) -> Sector:
+def symmetric(sector: Sector) -> Sector:
     """Phased-array sectors are symmetric about the vertical through the apex (a whole B-mode sector
     is hardly ever steered): a fan found tilted by more than ``MAX_SKEW_DEG`` has an edge that lay
     in the dark (no echo near it) and was placed inside the true one; it is mirrored from the other.
