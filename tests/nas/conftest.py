@@ -1,14 +1,3 @@
-"""One torch thread per test: tiny networks run many times faster single-threaded on a shared CPU."""
+"""One torch thread per test (tests/torch_threads.py)."""
 
-from __future__ import annotations
-
-import pytest
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    torch = pytest.importorskip("torch")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tests.torch_threads import one_torch_thread  # noqa: F401  (an autouse fixture)
