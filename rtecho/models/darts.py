@@ -196,6 +196,14 @@ def _genotype(kw: dict[str, Any], default: str) -> Genotype:
     return load_genotype(kw.pop("genotype", None) or default)
 
 
+def _azarmehr(num_classes: int, in_chans: int, layout: str, kw: dict[str, Any]) -> DartsNetwork:
+    """darts1/darts2: stride-4 stem (multiplier 2), C=32, cells as ``layout``, genotype echo_search64."""
+    g = _genotype(kw, "echo_search64")
+    kw.setdefault("stem_stride", 4)
+    kw.setdefault("stem_multiplier", 2)
+    return DartsNetwork(g, num_classes, in_chans, c=kw.pop("c", 32), layout=layout, **kw)
+
+
 @register_model(input_size_hw=(128, 128), architecture="darts")
 def darts1(num_classes: int, in_chans: int = 1, **kw: Any) -> DartsNetwork:
     """1-cell DARTS network (Azarmehr et al. 2021): stride-4 stem + one normal cell, C=32.
@@ -203,10 +211,7 @@ def darts1(num_classes: int, in_chans: int = 1, **kw: Any) -> DartsNetwork:
     ``genotype=`` a shipped name, JSON path or dict (default ``echo_search64``, the cell searched by
     rtecho on simulator stills; ``darts_v2`` is the published DARTS-V2 cell).
     """
-    g = _genotype(kw, "echo_search64")
-    kw.setdefault("stem_stride", 4)
-    kw.setdefault("stem_multiplier", 2)
-    return DartsNetwork(g, num_classes, in_chans, c=kw.pop("c", 32), layout="N", **kw)
+    return _azarmehr(num_classes, in_chans, "N", kw)
 
 
 @register_model(input_size_hw=(128, 128), architecture="darts")
@@ -215,10 +220,7 @@ def darts2(num_classes: int, in_chans: int = 1, **kw: Any) -> DartsNetwork:
 
     Default genotype ``echo_search64`` (searched by rtecho); ``genotype=`` selects another.
     """
-    g = _genotype(kw, "echo_search64")
-    kw.setdefault("stem_stride", 4)
-    kw.setdefault("stem_multiplier", 2)
-    return DartsNetwork(g, num_classes, in_chans, c=kw.pop("c", 32), layout="NR", **kw)
+    return _azarmehr(num_classes, in_chans, "NR", kw)
 
 
 @register_model(input_size_hw=(128, 128), architecture="darts_stacked")
