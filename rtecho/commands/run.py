@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="scanner screens: find the imaging sector (crop, blank the rest), gate non-B-mode frames, "
         "smooth with hysteresis, report view changes, unknown frames (card calibration) and the "
-        "clip's view with its segments",
+        "clip's view with its segments (files only: a live source is not kept in memory)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         )
     bar = _progress(source.info.n_frames, disabled=args.no_progress or source.info.live)
     pre = UltrasoundPreprocessor.for_engine(engine) if args.ultrasound else None
+    keep = pre is not None and not source.info.live  # the clip summary is for files: a live run is endless
     preds = []
     with contextlib.ExitStack() as stack:
         stack.callback(bar.close)
@@ -82,14 +83,14 @@ def run(args: argparse.Namespace) -> int:
         )
         for pred in proc.stream(source):
             bar.update(1)
-            if pre is not None:
+            if keep:
                 preds.append(pred)
     summary = proc.summary
     assert summary is not None
     print(f"{engine.card.name} on {engine.backend}/{engine.precision} - {args.source}")
     print(summary.table())
     out = summary.to_dict()
-    if pre is not None:
+    if keep:
         clip = summarize_clip(preds, 1.0 / fps)
         out["clip"] = clip.to_dict()
         conf = f" ({clip.confidence:.2f})" if clip.label else ""
