@@ -22,6 +22,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--keep", type=float, default=0.95, help="fraction of correct frames the thresholds keep")
     p.add_argument("--size", type=int, default=160, help="rendered still size (default 160)")
+    p.add_argument(
+        "--shift",
+        choices=("none", "transfer"),
+        default="none",
+        help="fit on stills shifted by the transfer augmentation (rtecho.train.transfer), "
+        "so that thresholds suit frames unlike the training images (real ones)",
+    )
     p.add_argument("--write", action="store_true", help="store the calibration in the model card")
 
 
@@ -37,8 +44,13 @@ def run(args: argparse.Namespace) -> int:
 
     path = resolve_model(args.model)
     size_hw = (args.size, args.size)
+    shift = None
+    if args.shift == "transfer":
+        from rtecho.train.transfer import TransferAugment
+
+        shift = TransferAugment()
     with load_engine(path) as engine:
-        z_fit, y_fit = simulator_logits(engine, np.random.default_rng(args.seed), args.n, size_hw)
+        z_fit, y_fit = simulator_logits(engine, np.random.default_rng(args.seed), args.n, size_hw, shift)
         z_test, y_test = simulator_logits(engine, np.random.default_rng(args.test_seed), args.n, size_hw)
         card = engine.card
     cal = fit_calibration(z_fit, y_fit, keep=args.keep)
@@ -53,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         "entropy_threshold": cal.entropy_threshold,
         "fit": {
             "seed": args.seed,
+            "shift": args.shift,
             "n": int(len(y_fit)),
             "ece_before": cal.ece_before,
             "ece_after": cal.ece_after,

@@ -50,6 +50,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--label-smoothing", type=float, default=0.0, help="cross-entropy label smoothing (e.g. 0.1)"
     )
     p.add_argument("--no-augment", action="store_true", help="switch augmentation off")
+    p.add_argument(
+        "--augment",
+        choices=("default", "transfer"),
+        default="default",
+        help="augmentation set: default (geometry, gain, speckle, blur, JPEG, cutout) or transfer "
+        "(default + aspect stretch, wall thickening, haze, real intensity curves, random convolution)",
+    )
     p.add_argument("--fresh", action="store_true", help="with --synth: render new images every epoch")
     p.add_argument("--frames-per-clip", type=int, default=8, help="frames sampled from each clip (default 8)")
     p.add_argument("--out", metavar="DIR", help="run folder (default runs/MODEL)")
@@ -91,7 +98,14 @@ def run(args: argparse.Namespace) -> int:
     model = create_model(args.model, labels=views, in_chans=args.channels, img_size=size_hw, **extra)
     cfg = model.config
     norm = {"channels": cfg.channels, "mean": tuple(cfg.mean), "std": tuple(cfg.std)}
-    augment = None if args.no_augment else UltrasoundAugment()
+    if args.no_augment:
+        augment = None
+    elif args.augment == "transfer":
+        from rtecho.train.transfer import TransferAugment
+
+        augment = TransferAugment()
+    else:
+        augment = UltrasoundAugment()
     if args.synth is not None:
         kw = {"views": views, "size_hw": size_hw, "seed": args.seed, **norm}
         train_ds = SynthDataset(args.synth, split="train", augment=augment, fresh_per_epoch=args.fresh, **kw)

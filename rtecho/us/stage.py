@@ -17,12 +17,13 @@ preprocessor carries its postprocessor, so one argument wires both::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from rtecho.pipeline.stages import Postprocessed, Prepared
-from rtecho.runtime.preprocess import Preprocessor
+from rtecho.runtime.preprocess import LUMA, Preprocessor
 from rtecho.types import CLASSIFIED_MODES, Frame, ModelCard, check_image
 from rtecho.us.calibration import Calibration
 from rtecho.us.mode import ModeGate
@@ -130,11 +131,17 @@ class UltrasoundPreprocessor:
 
 
 def simulator_logits(
-    engine: Any, rng: np.random.Generator, n_per_view: int, size_hw: tuple[int, int] = (128, 128)
+    engine: Any,
+    rng: np.random.Generator,
+    n_per_view: int,
+    size_hw: tuple[int, int] = (128, 128),
+    shift: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Logits (N, K) and labels (N,) of simulator stills of every label of ``engine``, each through the
     stream's ultrasound preprocessing (sector, crop, blank, card preprocessing); frames the mode gate
-    does not classify are no calibration sample. Needs the simulator (``rtecho[synth]``)."""
+    does not classify are no calibration sample. ``shift`` (an augmentation such as
+    :class:`rtecho.train.transfer.TransferAugment`) is applied to each grey still first, so that the
+    set is as far from the training images as real frames are. Needs the simulator (``rtecho[synth]``)."""
     from rtecho.synth import render_view
 
     pre = UltrasoundPreprocessor(engine.card)
@@ -143,7 +150,12 @@ def simulator_logits(
         for k, view in enumerate(engine.card.labels):
             for _ in range(n_per_view):
                 pre.reset()
-                prep = pre(render_view(view, rng, size_hw=size_hw))
+                image = render_view(view, rng, size_hw=size_hw)
+                if shift is not None:
+                    image = shift(
+                        image if image.ndim == 2 else np.rint(image[..., :3] @ LUMA).astype(np.uint8), rng
+                    )
+                prep = pre(image)
                 if prep.x is not None:
                     zs.append(engine.infer(prep.x)[0])
                     ys.append(k)
