@@ -52,10 +52,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-augment", action="store_true", help="switch augmentation off")
     p.add_argument(
         "--augment",
-        choices=("default", "transfer"),
+        choices=("default", "transfer", "transfer-gain"),
         default="default",
         help="augmentation set: default (geometry, gain, speckle, blur, JPEG, cutout) or transfer "
-        "(default + aspect stretch, wall thickening, haze, real intensity curves, random convolution)",
+        "(default + aspect stretch, wall thickening, haze, real intensity curves, random convolution) "
+        "or transfer-gain (transfer + high gain, stronger haze); see rtecho.train.transfer",
     )
     p.add_argument("--fresh", action="store_true", help="with --synth: render new images every epoch")
     p.add_argument("--frames-per-clip", type=int, default=8, help="frames sampled from each clip (default 8)")
@@ -100,10 +101,10 @@ def run(args: argparse.Namespace) -> int:
     norm = {"channels": cfg.channels, "mean": tuple(cfg.mean), "std": tuple(cfg.std)}
     if args.no_augment:
         augment = None
-    elif args.augment == "transfer":
-        from rtecho.train.transfer import TransferAugment
+    elif args.augment.startswith("transfer"):
+        from rtecho.train.transfer import PRESETS
 
-        augment = TransferAugment()
+        augment = PRESETS[args.augment]
     else:
         augment = UltrasoundAugment()
     if args.synth is not None:

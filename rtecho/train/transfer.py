@@ -15,6 +15,8 @@ rely on the shape of the anatomy (../shared/ECHO-REALISM.md, "Training for trans
 - :func:`match_intensity`: maps the in-sector intensity distribution onto a reference quantile
   curve of a permissively licensed real frame (``rtecho/data/real_intensity_quantiles.json``: only
   the quantiles are stored, never an image), blended with the original.
+- :func:`high_gain`: operators often scan with high gain: tissue saturates near white and the
+  blood pools fill with grey (a compressive curve ``255 (1 - e^{-k x/255}) / (1 - e^{-k})``).
 - :func:`random_convolution`: a random 3x3 kernel applied to the image and blended in (RandConv,
   Xu et al. ICLR 2021): a texture change that keeps shapes.
 
@@ -101,6 +103,16 @@ def haze(
     return _u8(image + a * field_ * depth * sector_mask(image))
 
 
+def high_gain(image: np.ndarray, rng: np.random.Generator, k: tuple[float, float] = (1.5, 5.0)) -> np.ndarray:
+    """Compressive high-gain curve ``y = 255 (1 - exp(-k x / 255)) / (1 - exp(-k))``, k uniform in the range.
+
+    Dark pixels are lifted most (blood fills with grey), bright tissue saturates; black stays black.
+    """
+    kk = float(rng.uniform(*k))
+    x = image.astype(np.float64) / 255.0
+    return _u8(255.0 * (1.0 - np.exp(-kk * x)) / (1.0 - np.exp(-kk)))
+
+
 def wall_thicken(image: np.ndarray, rng: np.random.Generator, size: tuple[int, int] = (2, 5)) -> np.ndarray:
     """Blend a grey dilation (a ``k x k`` max filter, then a blur) into the image: thin bright lines become bands."""
     ndimage = require("scipy.ndimage", "train", "augmentation")
@@ -147,20 +159,32 @@ class TransferAugment:
     p_haze: float = 0.4
     p_match: float = 0.5
     p_randconv: float = 0.2
+    p_high_gain: float = 0.0
+    haze_strength: tuple[float, float] = (10.0, 70.0)
 
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if image.ndim != 2:
             raise ValueError(f"TransferAugment takes grey HxW stills, got shape {image.shape}")
-        u = rng.uniform(size=5)
+        u = rng.uniform(size=6)
         out = image
         if u[0] < self.p_aspect:
             out = aspect_stretch(out, rng)
         if u[1] < self.p_wall:
             out = wall_thicken(out, rng)
         if u[2] < self.p_haze:
-            out = haze(out, rng)
+            out = haze(out, rng, self.haze_strength)
         if u[3] < self.p_match:
             out = match_intensity(out, rng)
         if u[4] < self.p_randconv:
             out = random_convolution(out, rng)
+        if u[5] < self.p_high_gain:
+            out = high_gain(out, rng)
         return self.base(out, rng)
+
+
+#: named augmentation sets of ``rtecho train --augment``
+PRESETS: dict[str, TransferAugment] = {
+    "transfer": TransferAugment(),
+    # + high gain (saturated tissue, grey-filled blood pools) and stronger haze
+    "transfer-gain": TransferAugment(p_high_gain=0.35, haze_strength=(10.0, 110.0)),
+}

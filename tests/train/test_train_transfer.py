@@ -25,7 +25,8 @@ FUNCS = [
     T.wall_thicken,
     T.match_intensity,
     T.random_convolution,
-    T.TransferAugment(),
+    T.high_gain,
+    *T.PRESETS.values(),
 ]
 
 
@@ -78,3 +79,10 @@ def test_wall_thicken_widens_a_thin_line():
 def test_transfer_augment_refuses_colour(fan):
     with pytest.raises(ValueError, match="grey"):
         T.TransferAugment()(np.stack([fan] * 3, axis=-1), np.random.default_rng(0))
+
+
+def test_high_gain_lifts_dark_pixels_most_and_keeps_black():
+    im = np.array([[0, 20, 128, 250]], np.uint8)
+    out = T.high_gain(im, np.random.default_rng(0)).astype(int)
+    assert out[0, 0] == 0 and (out[0, 1:] > im[0, 1:]).all()
+    assert out[0, 1] - 20 > out[0, 3] - 250
