@@ -43,7 +43,9 @@ def test_opset17_copy_matches_the_original(tmp_path):
     assert reduces and all(len(n.input) == 1 and any(a.name == "axes" for a in n.attribute) for n in reduces)
 
 
-@pytest.mark.skipif(find_fast_python() is None, reason="FAST's environment .venv-peers is missing (make peers)")
+@pytest.mark.skipif(
+    find_fast_python() is None, reason="FAST's environment .venv-peers is missing (make peers)"
+)
 def test_fast_and_rtecho_side_by_side(tmp_path, capsys):
     out = tmp_path / "peers.json"
     rc = main(["peers", "--rounds", "1", "--frames", "30", "--warmup", "2", "--json", str(out)])
