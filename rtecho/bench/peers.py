@@ -159,7 +159,7 @@ def rtecho_round(
     from rtecho.io.base import Source
     from rtecho.pipeline import StreamProcessor
 
-    lat, labels = [], []
+    lat, labels, pre, inf = [], [], [], []
     with StreamProcessor(engine) as proc:
         for k in range(warmup + frames):
             t0 = time.perf_counter()
@@ -167,6 +167,8 @@ def rtecho_round(
             dt = (time.perf_counter() - t0) * 1e3
             if k >= warmup:
                 lat.append(dt)
+                pre.append(pred.timings_ms["preprocess"])
+                inf.append(pred.timings_ms["infer"])
                 if len(labels) < len(images):
                     labels.append(pred.label)
 
@@ -191,7 +193,13 @@ def rtecho_round(
     with StreamProcessor(engine, policy="block") as proc:
         for _ in proc.stream(Looped(warm + frames)):
             stamps.append(time.perf_counter())
-    return {"lockstep_ms": lat, "labels": labels, "streamed_fps": frames / (stamps[-1] - stamps[warm - 1])}
+    stages = {"preprocess": float(np.mean(pre)), "infer": float(np.mean(inf))}
+    return {
+        "lockstep_ms": lat,
+        "labels": labels,
+        "stages_mean_ms": stages,
+        "streamed_fps": frames / (stamps[-1] - stamps[warm - 1]),
+    }
 
 
 def _stats(ms: list[float]) -> dict[str, float]:
@@ -264,15 +272,27 @@ def _report(args, dicom, images, engine, runs, worker, load0, load1) -> int:
             fps = float(np.median([r["streamed_fps"] for r in rounds]))
         else:
             fps = float(np.median([r["streamed_frames"] / r["streamed_s"] for r in rounds]))
-        rows.append(
-            {"name": names[key], "lockstep": _stats(lat), "streamed_fps": fps, "labels": rounds[0]["labels"]}
-        )
+        stages: dict[str, float] = {}
+        for stage in rounds[0].get("stages_mean_ms", {}):
+            vals = [r["stages_mean_ms"][stage] for r in rounds if r["stages_mean_ms"].get(stage) is not None]
+            if vals:
+                stages[stage] = float(np.median(vals))
+        row = {
+            "name": names[key],
+            "lockstep": _stats(lat),
+            "streamed_fps": fps,
+            "labels": rounds[0]["labels"],
+        }
+        rows.append(row | {"stages_mean_ms": stages})
     h, w = images[0].shape[:2]
     print(
         f"{engine.card.name} ({engine.model_path.name}) on {Path(dicom).name}: {len(images)} frames {w}x{h}; "
         f"{args.rounds} rounds x {args.frames} frames (+{args.warmup} warm-up), alternating; load {load0} -> {load1}"
     )
     print(format_table(rows))
+    for row in rows:
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in row["stages_mean_ms"].items())
+        print(f"  {row['name']}: stage means (ms, the pipeline's own timers): {parts}")
     ref = rows[0]["labels"]
     for row in rows[1:]:
         same = sum(a == b for a, b in zip(ref, row["labels"], strict=False))
