@@ -230,14 +230,14 @@ def run_peers(args: Any) -> int:
     from rtecho.io import DicomSource
     from rtecho.runtime import load_engine
 
-    dicom = args.clip or pydicom_a4c()
-    engine = load_engine(args.model)
-    with DicomSource(dicom) as src:
-        images = [f.image for f in src]
     python = find_fast_python(args.fast_python)
     if python is None and not args.rtecho_only:
         print(SETUP_HELP.format(where=args.fast_python or ".venv-peers/bin/python"), file=sys.stderr)
         return 2
+    dicom = args.clip or pydicom_a4c()
+    engine = load_engine(args.model)
+    with DicomSource(dicom) as src:
+        images = [f.image for f in src]
     tmp = Path(tempfile.mkdtemp(prefix="rtecho-peers-"))
     worker = None
     try:
