@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p("--frames", type=int, default=150, help="lockstep frames per round, the cine cycled (default 150)")
     p("--warmup", type=int, default=10, help="warm-up frames per round, not timed (default 10)")
     p("--rounds", type=int, default=3, help="rounds; rtecho and FAST alternate within each (default 3)")
+    p("--threads", type=int, default=None, help="rtecho's inference threads (default: the backend's)")
     p("--fast-python", default=None, help="FAST's interpreter (default .venv-peers/bin/python)")
     p("--rtecho-only", action="store_true", help="measure rtecho's side only (no FAST environment needed)")
     p("--json", default=None, metavar="OUT", help="write the figures as JSON")

@@ -235,7 +235,7 @@ def run_peers(args: Any) -> int:
         print(SETUP_HELP.format(where=args.fast_python or ".venv-peers/bin/python"), file=sys.stderr)
         return 2
     dicom = args.clip or pydicom_a4c()
-    engine = load_engine(args.model)
+    engine = load_engine(args.model, **({"threads": args.threads} if getattr(args, "threads", None) else {}))
     with DicomSource(dicom) as src:
         images = [f.image for f in src]
     tmp = Path(tempfile.mkdtemp(prefix="rtecho-peers-"))
@@ -263,7 +263,8 @@ def run_peers(args: Any) -> int:
 
 
 def _report(args, dicom, images, engine, runs, worker, load0, load1) -> int:
-    names = {"rtecho": f"rtecho {engine.backend}/{engine.precision}"}
+    threads = f" {args.threads} thr" if getattr(args, "threads", None) else ""
+    names = {"rtecho": f"rtecho {engine.backend}/{engine.precision}{threads}"}
     names |= {e: f"FAST {worker.hello['fast']} {e}" for e in runs if e != "rtecho"}
     rows = []
     for key, rounds in runs.items():
