@@ -3,7 +3,8 @@
 FAST (NTNU's medical image computing framework, PyPI ``pyfast``) runs in its own virtual
 environment (``make peers`` creates ``.venv-peers``), as a worker process
 (:mod:`rtecho.bench.peers_fast`) that answers in JSON; rtecho runs in this process. Both are
-kept alive and run alternately, round after round, so that they see the same machine load.
+kept alive and run alternately, round after round, so that they see the same machine load; the
+FAST worker is stopped (SIGSTOP) while rtecho runs, since its idle threads still use CPU.
 
 Each side, each round:
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -134,6 +136,13 @@ class FastWorker:
             raise RtechoError(f"FAST worker exited (status {self.proc.returncode}): {tail[-400:]}")
         return json.loads(line)
 
+    def pause(self) -> None:
+        """Stop the worker while rtecho runs: idle, FAST's threads still took ~12% of a core here."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
     def run(self, engine: str, frames: int, warmup: int) -> dict[str, Any]:
         self.proc.stdin.write(f"run {engine} {frames} {warmup}\n")
         self.proc.stdin.flush()
@@ -141,6 +150,7 @@ class FastWorker:
 
     def close(self) -> None:
         if self.proc.poll() is None:
+            self.resume()
             self.proc.stdin.write("quit\n")
             self.proc.stdin.close()
             try:
@@ -250,7 +260,13 @@ def run_peers(args: Any) -> int:
         runs: dict[str, list[dict[str, Any]]] = {"rtecho": []} | {e: [] for e in fast_engines}
         load0 = load_average()
         for r in range(args.rounds):
-            runs["rtecho"].append(rtecho_round(engine, dicom, images, args.frames, args.warmup))
+            if worker is not None:
+                worker.pause()
+            try:
+                runs["rtecho"].append(rtecho_round(engine, dicom, images, args.frames, args.warmup))
+            finally:
+                if worker is not None:
+                    worker.resume()
             for e in fast_engines:
                 runs[e].append(worker.run(e, args.frames, args.warmup))
             print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
