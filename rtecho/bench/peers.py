@@ -246,6 +246,10 @@ def run_peers(args: Any) -> int:
         return 2
     dicom = args.clip or pydicom_a4c()
     engine = load_engine(args.model, **({"threads": args.threads} if getattr(args, "threads", None) else {}))
+    if engine.card.channels != 1 and not args.rtecho_only:
+        raise RtechoError(
+            f"peers compares grey models (FAST's streamer runs in grayscale); {args.model} takes colour"
+        )
     with DicomSource(dicom) as src:
         images = [f.image for f in src]
     tmp = Path(tempfile.mkdtemp(prefix="rtecho-peers-"))
