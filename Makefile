@@ -5,7 +5,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.rtecho-installed
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: bench test lint format benchmarks env clean
+.PHONY: bench test lint format benchmarks env clean peers
 
 $(VPY):
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,19 @@ test: $(STAMP)
 	$(VPY) -m ruff check .
 	$(VPY) -m pytest -q
 
+# FAST (pyfast) side by side with rtecho, FAST in its own venv: never an rtecho dependency.
+PEERS_VENV ?= .venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.fast-installed
+$(PEERS_STAMP):
+	@if command -v apt-get >/dev/null && ! dpkg -s libusb-1.0-0 pocl-opencl-icd >/dev/null 2>&1; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libusb-1.0-0 pocl-opencl-icd; fi
+	$(PY) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q pyfast==4.18.0
+	touch $@
+
+peers: $(STAMP) $(PEERS_STAMP)
+	QT_QPA_PLATFORM=offscreen $(VPY) -m rtecho.bench peers --fast-python $(PEERS_VENV)/bin/python
+
 benchmarks: $(STAMP)
 	$(VPY) -m pytest -q benchmarks --benchmark-enable --benchmark-only
 
@@ -38,4 +51,4 @@ format: $(STAMP)
 	$(VPY) -m ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(PEERS_VENV) .pytest_cache .ruff_cache build *.egg-info

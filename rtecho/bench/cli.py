@@ -19,6 +19,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = ap.add_subparsers(dest="command")
     sub.add_parser("env", help="print the environment (CPU, cores, threads, library versions, GPU) and exit")
+    peers = sub.add_parser(
+        "peers",
+        help="rtecho and FAST (pyfast, in its own venv: make peers) side by side on the same model and DICOM cine",
+    )
+    p = peers.add_argument
+    p("--model", default="darts2", help="model name or ONNX path (default darts2)")
+    p(
+        "--clip",
+        default=None,
+        help="DICOM multi-frame cine (default pydicom's real A4C cine, examples.ybr_color)",
+    )
+    p("--frames", type=int, default=150, help="lockstep frames per round, the cine cycled (default 150)")
+    p("--warmup", type=int, default=10, help="warm-up frames per round, not timed (default 10)")
+    p("--rounds", type=int, default=3, help="rounds; rtecho and FAST alternate within each (default 3)")
+    p("--threads", type=int, default=None, help="rtecho's inference threads (default: the backend's)")
+    p("--fast-python", default=None, help="FAST's interpreter (default .venv-peers/bin/python)")
+    p("--rtecho-only", action="store_true", help="measure rtecho's side only (no FAST environment needed)")
+    p("--json", default=None, metavar="OUT", help="write the figures as JSON")
     add_arguments(ap)
     return ap
 
@@ -90,6 +108,13 @@ def main(argv: list[str] | None = None) -> int:
 
             print(format_environment(environment()))
             return 0
+        if args.command == "peers":
+            from rtecho.bench.peers import run_peers
+
+            for name in ("frames", "rounds"):
+                if getattr(args, name) < 1:
+                    raise RtechoError(f"--{name} must be >= 1")
+            return run_peers(args)
         return run(args)
     except RtechoError as exc:
         print(f"rtecho.bench: error: {exc}", file=sys.stderr)

@@ -12,13 +12,23 @@ HELP = "classify every frame of a video, DICOM cine, image folder or capture dev
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", help="video file, DICOM, image folder, /dev/videoN or camera index")
+    p.add_argument(
+        "source",
+        help="video file, DICOM, image folder, /dev/videoN, camera index or igtl://HOST:PORT[/DEVICE]",
+    )
     p.add_argument("--model", default="darts2", help="ONNX path or model name in engines/ (default darts2)")
     p.add_argument("--backend", default=None, help="onnxruntime (default), openvino, tensorrt, torch")
     p.add_argument("--precision", default="fp32", help="fp32, fp16, bf16 or int8 (backend permitting)")
     p.add_argument("--threads", type=int, default=None, help="inference threads (backend default if unset)")
     p.add_argument("--out", default=None, help="write the annotated video here (MP4)")
     p.add_argument("--jsonl", default=None, help="write one JSON line per frame here")
+    p.add_argument(
+        "--igtl-out",
+        default=None,
+        metavar="HOST:PORT",
+        help="serve results as OpenIGTLink STRING messages (rtecho_view, rtecho_confidence, rtecho_mode, "
+        "rtecho_change, rtecho_result) on HOST:PORT for 3D Slicer or other clients",
+    )
     p.add_argument("--realtime", action="store_true", help="replay a file paced at its own fps")
     p.add_argument(
         "--policy", choices=("latest", "block"), default=None, help="drop policy (default by source)"
@@ -39,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from rtecho.pipeline import StreamProcessor
     from rtecho.runtime import load_engine
     from rtecho.us import UltrasoundPreprocessor, summarize_clip
-    from rtecho.viz import JsonlSink, VideoSink, default_overlay
+    from rtecho.viz import IgtlSink, JsonlSink, VideoSink, default_overlay
 
     opts = {"threads": args.threads} if args.threads else {}
     engine = load_engine(args.model, backend=args.backend, precision=args.precision, **opts)
@@ -57,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
                 backend=f"{engine.backend}/{engine.precision}",
             )
         )
+    if args.igtl_out:
+        igtl = IgtlSink.from_address(args.igtl_out)
+        sinks.append(igtl)
+        host, port = igtl.address
+        print(f"note: serving results over OpenIGTLink on {host}:{port} (STRING messages)", file=sys.stderr)
     overlay = default_overlay() if args.out else None
     if not engine.card.trained:
         print(
@@ -90,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{engine.card.name} on {engine.backend}/{engine.precision} - {args.source}")
     print(summary.table())
     out = summary.to_dict()
+    if callable(getattr(source, "report", None)):  # live network sources: gaps, stalls, bad messages
+        print(f"source: {source.report()}")
+        out["source"] = source.stats()
     if keep:
         clip = summarize_clip(preds, 1.0 / fps)
         out["clip"] = clip.to_dict()

@@ -1,4 +1,4 @@
-"""Frame sources: video files, capture devices, DICOM cine loops, image folders, pushed frames.
+"""Frame sources: video files, capture devices, DICOM cine loops, image folders, OpenIGTLink, pushed frames.
 
 Every source is an iterable of :class:`~rtecho.types.Frame` with ``info``, ``close()`` and a
 context manager; :func:`open_source` picks one from a path, device or URI. Importing this
@@ -16,6 +16,7 @@ from rtecho.io.base import Source
 from rtecho.io.capture import CaptureSource
 from rtecho.io.dicom import DicomSource
 from rtecho.io.folder import IMAGE_EXTENSIONS, FolderSource
+from rtecho.io.igtl import IgtlSource
 from rtecho.io.open import DICOM_EXTENSIONS, VIDEO_EXTENSIONS, is_dicom, open_source
 from rtecho.io.push import PushSource
 from rtecho.io.synthetic import SyntheticSource
@@ -28,6 +29,7 @@ __all__ = [
     "CaptureSource",
     "DicomSource",
     "FolderSource",
+    "IgtlSource",
     "PushSource",
     "Source",
     "SyntheticSource",

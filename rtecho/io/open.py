@@ -6,6 +6,8 @@
 - an int, ``cam:N`` or ``/dev/videoN`` -> :class:`CaptureSource`
 - ``synthetic:`` with optional ``key=value`` pairs, e.g. ``synthetic:n=300,size=112x112,fps=30,live=1,pace=1``
   (keys: n, size, fps, live, pace, seed, color) -> :class:`SyntheticSource`
+- ``igtl://HOST:PORT[/DEVICE][?timeout=2&retry=30&n=N&fps=F&bits=16]`` -> :class:`IgtlSource`
+  (OpenIGTLink IMAGE messages from PLUS, 3D Slicer or a scanner)
 
 >>> from rtecho.io import open_source
 >>> with open_source("synthetic:n=3,size=16x24") as src:
@@ -96,6 +98,10 @@ def open_source(uri: str | int | os.PathLike[str], **kw: Any) -> Source:
             return SyntheticSource(**{**parse_synthetic(text), **kw})
         except ValueError as exc:
             raise SourceError(f"bad synthetic source {text!r}: {exc}") from None
+    if text.startswith("igtl://"):
+        from rtecho.io.igtl import IgtlSource, parse_igtl
+
+        return IgtlSource(**{**parse_igtl(text), **kw})
     if (
         text.startswith("cam:")
         or text.startswith("/dev/video")

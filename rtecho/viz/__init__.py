@@ -18,11 +18,13 @@ from rtecho.viz.annotate import (
     default_overlay,
 )
 from rtecho.viz.font import auto_scale, draw_text, text_mask, text_size
+from rtecho.viz.igtl import IgtlSink
 from rtecho.viz.sinks import CallbackSink, JsonlSink, MultiSink, Sink, SinkError, VideoSink
 
 __all__ = [
     "Annotator",
     "CallbackSink",
+    "IgtlSink",
     "JsonlSink",
     "LabelAnnotator",
     "LatencyAnnotator",
