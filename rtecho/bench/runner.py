@@ -31,7 +31,7 @@ from rtecho.runtime.base import Engine
 from rtecho.types import Prediction
 from rtecho.views import coarse
 
-SAMPLED_STAGES = ("decode", "preprocess", "infer", "postprocess", "end_to_end")
+SAMPLED_STAGES = ("decode", "wait", "preprocess", "infer", "postprocess", "end_to_end")
 MODES = ("lockstep", "paced")
 
 

@@ -1,5 +1,8 @@
 """The per-frame stages: preprocess -> infer -> postprocess -> overlay, each timed.
 
+``wait`` is timed too: from the frame's arrival to the start of its preprocessing (time in the
+queue and the thread hand-off), so that ``end_to_end`` = ``wait`` + the stages.
+
 Each stage is a small callable that says what it takes and gives; :class:`FramePipeline` wires
 them and turns one :class:`~rtecho.types.Frame` into one :class:`~rtecho.types.Prediction`. A
 frame that cannot be processed (bad shape, engine failure) gives an error Prediction instead of
@@ -119,6 +122,7 @@ class FramePipeline:
         t3 = clock()
         timings = {
             "decode": frame.decode_ms,
+            "wait": max(0.0, (t0 - frame.arrival) * 1e3),
             "preprocess": (t1 - t0) * 1e3,
             "infer": (t2 - t1) * 1e3,
             "postprocess": (t3 - t2) * 1e3,

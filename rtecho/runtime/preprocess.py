@@ -102,14 +102,26 @@ class Preprocessor:
         self._scale = (1.0 / (255.0 * std)).astype(np.float32)
         self._offset = (-np.asarray(card.mean, np.float32) / std).astype(np.float32)
 
-    def __call__(self, image: np.ndarray, roi: tuple[int, int, int, int] | None = None) -> np.ndarray:
-        """Preprocess ``image`` (optionally cropped to ``roi`` = (top, left, height, width))."""
+    def __call__(
+        self,
+        image: np.ndarray,
+        roi: tuple[int, int, int, int] | None = None,
+        keep: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Preprocess ``image`` (optionally cropped to ``roi`` = (top, left, height, width)); pixels
+        where the boolean ``keep`` (the size of the cropped image) is False count as black, as if
+        they had been set to 0 in ``image`` (the ultrasound stage blanks outside the sector so)."""
         image = check_image(image)
         if roi is not None:
             top, left, hh, ww = roi
             image = image[top : top + hh, left : left + ww]
             check_image(image, "cropped frame")
-        x = resize(to_channels(image, self.channels), self.size_hw)
+        x = to_channels(image, self.channels)
+        if keep is not None:
+            if keep.shape != image.shape[:2]:
+                raise ValueError(f"keep mask {keep.shape} does not match the image {image.shape[:2]}")
+            x = x * (keep if x.ndim == 2 else keep[..., None])  # exact: x * 1 = x, x * 0 = 0 (x >= 0)
+        x = resize(x, self.size_hw)
         if x.ndim == 2:
             x = x[None]
         else:

@@ -39,8 +39,9 @@ import numpy as np
 
 from rtecho.types import check_image
 from rtecho.us._candidates import fit_sector
-from rtecho.us._geom import block_factor, block_mean, box_blur, components, flat_traces, gray, vertical_bars
+from rtecho.us._geom import block_factor, box_blur, components, flat_traces, vertical_bars
 from rtecho.us._region import KINDS, Sector
+from rtecho.us._screen import ScreenFrame
 
 __all__ = ["KINDS", "Sector", "SectorDetector", "detect_sector"]
 
@@ -103,7 +104,7 @@ def detect_sector(
     if any(im.shape[:2] != size_hw for im in frames):
         raise ValueError("detect_sector: all frames of a window must have the same size")
     f = block_factor(size_hw, target)
-    smalls = np.stack([block_mean(gray(im), f) for im in frames])
+    smalls = np.stack([ScreenFrame(im).small(f) for im in frames])
     return _detect_small(smalls, f, size_hw, threshold)
 
 
@@ -197,22 +198,23 @@ class SectorDetector:
         self.sector, self._since = sector, 0
         self.n_estimates += 1
         hs, ws = self._frames[-1].shape
-        m = sector.mask((hs, ws)).astype(np.float32)
+        m = sector.region((hs, ws)).astype(np.float32)
         grown, shrunk = box_blur(m, 2) > 0.01, box_blur(m, 2) > 0.99
         self._rings = (m.astype(bool) & ~shrunk, grown & ~m.astype(bool))
         self._level = _level(self._frames[-1], self.threshold)
         self._ref = self._ring_stats(self._frames[-1])
         return sector
 
-    def update(self, image: np.ndarray) -> Sector:
-        """Add one frame; returns the current sector estimate."""
-        image = check_image(image)
-        size = (int(image.shape[0]), int(image.shape[1]))
+    def update(self, image: np.ndarray | ScreenFrame) -> Sector:
+        """Add one frame (a :class:`ScreenFrame` shares its downsampled copy with the mode gate);
+        returns the current sector estimate."""
+        frame = ScreenFrame.of(image)
+        size = frame.size_hw
         if size != self._size:
             self.reset()
             self._size = size
         f = block_factor(size, self.target)
-        small = block_mean(gray(image), f)
+        small = frame.small(f)
         self._frames.append(small)
         self._since += 1
         if self.sector is None or len(self._frames) == self.window and self.n_estimates == 1:

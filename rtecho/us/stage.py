@@ -23,7 +23,8 @@ import numpy as np
 
 from rtecho.pipeline.stages import Postprocessed, Prepared
 from rtecho.runtime.preprocess import Preprocessor
-from rtecho.types import CLASSIFIED_MODES, Frame, ModelCard, check_image
+from rtecho.types import CLASSIFIED_MODES, Frame, ModelCard
+from rtecho.us._screen import ScreenFrame
 from rtecho.us.calibration import Calibration
 from rtecho.us.mode import ModeGate
 from rtecho.us.sector import Sector, SectorDetector
@@ -114,12 +115,23 @@ class UltrasoundPreprocessor:
         return cls(engine.card, postprocessor=UltrasoundPostprocessor(engine.card, **post_kw))
 
     def __call__(self, image: np.ndarray) -> Prepared:
-        image = check_image(image)
-        self.sector = self.detector.update(image)
-        self.last_mode = self.gate(image, self.sector).mode
+        # One ScreenFrame: the tracker and the gate share its downsampled copy (one pass over the
+        # pixels); crop and blank are folded into the card's preprocessing (the same values as
+        # ``base(sector.apply(image))``: crop to the bounding box, outside pixels count as 0).
+        frame = ScreenFrame(image)
+        self.sector = self.detector.update(frame)
+        self.last_mode = self.gate(frame, self.sector).mode
         if self.last_mode not in CLASSIFIED_MODES:
             return Prepared(None, self.last_mode)
-        return Prepared(self.base(self.sector.apply(image, crop=self.crop, blank=self.blank)), self.last_mode)
+        image = frame.image
+        roi = self.sector.scaled_bbox(image.shape[:2]) if self.crop else None
+        keep = None
+        if self.blank:
+            keep = self.sector.region(image.shape[:2])
+            if roi is not None:
+                top, left, hh, ww = roi
+                keep = keep[top : top + hh, left : left + ww]
+        return Prepared(self.base(image, roi=roi, keep=keep), self.last_mode)
 
     def reset(self) -> None:
         """Forget the stream state (sector window, previous frames, smoother)."""
