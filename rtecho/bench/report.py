@@ -107,6 +107,32 @@ def format_table(results: Sequence[BenchResult]) -> str:
     return "\n".join(lines + notes)
 
 
+#: Stages of the screen table's breakdown, in pipeline order.
+SCREEN_STAGES = ("wait", "preprocess", "infer", "postprocess", "end_to_end")
+
+
+def format_screens(results: Sequence[BenchResult]) -> str:
+    """The full-resolution screen rows (ultrasound stage on, paced): p50/p99 of each stage, so that
+    a reader sees where the frame budget goes (``wait``: arrival to start of processing;
+    ``preprocess``: sector tracking, mode gate, crop and the card's preprocessing)."""
+    head = (
+        f"{'model':<10}{'backend':<18}{'screen':<22}"
+        + "".join(f"{s.replace('end_to_end', 'e2e')[:7] + ' p50/p99':>17}" for s in SCREEN_STAGES)
+        + f"{'late':>6}{'drop':>6}"
+    )
+    lines = ["[full-resolution screens, ultrasound stage on, paced at the clip's fps]", head, "-" * len(head)]
+    for r in results:
+        cells = "".join(
+            f"{_f(r.stat(s, 'p50'), '.2f') + '/' + _f(r.stat(s, 'p99'), '.2f'):>17}" for s in SCREEN_STAGES
+        )
+        lines.append(
+            f"{r.model:<10}{r.backend + '/' + r.precision:<18}{r.clip:<22}{cells}"
+            f"{_f(r.deadline_misses, 'd'):>6}{r.dropped:>6}"
+        )
+    lines.append("times in ms; late = results later than one frame period after arrival")
+    return "\n".join(lines)
+
+
 def format_streams(runs: Sequence[StreamsResult], per_stream: bool = True) -> str:
     """Multi-stream runs: one summary line per run (median e2e p50 and worst e2e p99 over its
     streams), and with ``per_stream`` one line per stream below it."""

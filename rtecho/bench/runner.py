@@ -272,34 +272,9 @@ def bench_config(
                     f"{config.model} on {config.backend}/{config.precision}: no frame processed "
                     f"({summary.errors} errors{'; ' + summary.stream_error if summary.stream_error else ''})"
                 )
-            samples = collector.samples()
             acc, acc_coarse = collector.accuracy(clip)
-            card = engine.card
-            results.append(
-                BenchResult(
-                    model=card.name,
-                    backend=engine.backend,
-                    precision=engine.precision,
-                    input_size_hw=card.input_size_hw,
-                    params=card.params,
-                    flops=card.flops,
-                    weights=weights_kind(engine),
-                    threads=engine_threads(settings),
-                    clip=clip.name,
-                    mode=mode,
-                    pace_fps=None if mode == "lockstep" else (pace_fps or clip.fps),
-                    frames=summary.processed,
-                    dropped=summary.dropped,
-                    errors=summary.errors,
-                    deadline_misses=summary.deadline_misses,
-                    wall_s=summary.wall_s,
-                    latency={s: StageStats.of(v) for s, v in samples.items()},
-                    settings=settings,
-                    accuracy=acc,
-                    accuracy_coarse=acc_coarse,
-                    samples=samples,
-                )
-            )
+            pace = None if mode == "lockstep" else (pace_fps or clip.fps)
+            results.append(_result(engine, settings, clip, mode, pace, summary, collector, acc, acc_coarse))
     return results
 
 
@@ -318,3 +293,69 @@ def attach_baselines(results: list[BenchResult], peaks: dict | None = None) -> N
             r.speedup_vs_torch_e2e = base[0].stat("end_to_end") / r.stat("end_to_end")
         p = peak_for(peaks or {}, r.threads)
         r.peak_gflops = p.gflops if p else None
+
+
+def bench_screens(
+    config: BenchConfig, clips: Sequence[Clip], n_frames: int = 120, warmup: int = 20
+) -> list[BenchResult]:
+    """Full-resolution screen rows: ``config`` with the ultrasound stage (sector tracking, mode gate,
+    crop; :class:`~rtecho.us.stage.UltrasoundPreprocessor`) on each clip, paced at the clip's fps
+    with the ``latest`` policy, as a scanner delivers its screens. Each clip is a new stream: the
+    stage starts without a sector, so the first frame's estimate is timed too.
+    """
+    from rtecho.us.stage import UltrasoundPreprocessor
+
+    engine = config.engine()
+    results = []
+    pre = UltrasoundPreprocessor.for_engine(engine)
+    with StreamProcessor(engine, preprocessor=pre) as proc:
+        settings = dict(engine.info.settings) | {"ultrasound": True}
+        for clip in clips:
+            warm_up(proc, clip, warmup)
+            collector, summary = run_clip(proc, clip, n_frames, "paced", clip.fps, max_seconds=1e9)
+            if summary.processed == 0:
+                raise EngineError(
+                    f"{config.model} on {config.backend}/{config.precision}: no screen processed"
+                )
+            row = _result(engine, settings, clip, "paced", clip.fps, summary, collector)
+            row.settings["screen"] = "x".join(map(str, clip.size_hw[::-1]))
+            results.append(row)
+    return results
+
+
+def _result(
+    engine: Engine,
+    settings: dict[str, Any],
+    clip: Clip,
+    mode: str,
+    pace_fps: float | None,
+    summary: Any,
+    collector: Collector,
+    accuracy: float | None = None,
+    accuracy_coarse: float | None = None,
+) -> BenchResult:
+    samples = collector.samples()
+    card = engine.card
+    return BenchResult(
+        model=card.name,
+        backend=engine.backend,
+        precision=engine.precision,
+        input_size_hw=card.input_size_hw,
+        params=card.params,
+        flops=card.flops,
+        weights=weights_kind(engine),
+        threads=engine_threads(settings),
+        clip=clip.name,
+        mode=mode,
+        pace_fps=pace_fps,
+        frames=summary.processed,
+        dropped=summary.dropped,
+        errors=summary.errors,
+        deadline_misses=summary.deadline_misses,
+        wall_s=summary.wall_s,
+        latency={s: StageStats.of(v) for s, v in samples.items()},
+        settings=dict(settings),
+        accuracy=accuracy,
+        accuracy_coarse=accuracy_coarse,
+        samples=samples,
+    )

@@ -85,6 +85,19 @@ class FramePipeline:
         self.model = engine.card.name
         self.backend = f"{engine.backend}/{engine.precision}"
 
+    def idle(self) -> bool:
+        """Run a stage's deferred work (``idle()`` of the preprocessor: the ultrasound stage's sector
+        re-estimate) while no frame is waiting; True when there was some."""
+        idle = getattr(self.preprocess, "idle", None)
+        return bool(idle()) if idle is not None else False
+
+    def reset(self) -> None:
+        """A new stream: forget the per-stream state of the stages that keep some."""
+        for stage in {id(s): s for s in (self.preprocess, self.postprocess)}.values():
+            reset = getattr(stage, "reset", None)
+            if reset is not None:
+                reset()
+
     def error_result(self, frame_index: int, timestamp: float, message: str) -> Prediction:
         return Prediction(
             frame_index=frame_index,

@@ -23,6 +23,9 @@ from rtecho.runtime.base import (
 )
 from rtecho.runtime.model_file import list_models, load_card, resolve_model, sha256_file
 
+#: The classifier ``rtecho run`` uses when none is named (the bench's full-resolution rows use it too).
+DEFAULT_MODEL = "darts2"
+
 
 def default_backend() -> str:
     """The first installed backend in order of preference (ONNX Runtime when installed)."""
@@ -54,6 +57,7 @@ def load_engine(
 
 
 __all__ = [
+    "DEFAULT_MODEL",
     "PRECISIONS",
     "BackendSpec",
     "Engine",

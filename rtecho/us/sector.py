@@ -145,11 +145,18 @@ class SectorDetector:
     """Tracks the sector of a stream: re-estimated from a running window and on geometry changes.
 
     Each :meth:`update` stores a downsampled copy of the frame; the sector is estimated on the
-    first frame, again once ``window`` frames are there (temporal variance separates static
-    furniture from the moving image), then every ``every`` frames. A cheap per-frame check
-    compares the content just inside and just outside the current border with what it was when the
-    sector was estimated; a change above ``change_threshold`` (depth or zoom change) restarts the
-    window from the current frame. A change of frame size resets everything.
+    first frame and again once ``window`` frames are there (temporal variance separates static
+    furniture from the moving image); after that only when the geometry may have changed: a cheap
+    per-frame check compares the content just inside and just outside the current border with what
+    it was when the sector was estimated, and a change above ``change_threshold`` (depth or zoom
+    change) restarts the window from the current frame. ``every`` (default None: never) adds a
+    re-estimate every that many frames. A change of frame size resets everything.
+
+    ``defer=True`` (the stream stage's setting) leaves the window re-estimate (and the periodic one)
+    to :meth:`idle`, which the stream processor calls when its worker has nothing to do, instead of
+    doing it inside the frame that completes the window: that frame keeps the current sector and no
+    frame pays for the estimate; an :meth:`update` that finds it still pending runs it first. A
+    geometry change is always re-estimated at once (the current sector is wrong).
 
     >>> import numpy as np
     >>> det = SectorDetector()
@@ -161,14 +168,15 @@ class SectorDetector:
     def __init__(
         self,
         window: int = 8,
-        every: int = 30,
+        every: int | None = None,
         change_threshold: float = 0.3,
         threshold: float = 1.0,
         target: int = 192,
+        defer: bool = False,
     ) -> None:
-        if window < 1 or every < 1:
+        if window < 1 or (every is not None and every < 1):
             raise ValueError("window and every must be >= 1")
-        self.window, self.every = window, every
+        self.window, self.every, self.defer = window, every, defer
         self.change_threshold, self.threshold, self.target = change_threshold, threshold, target
         self.reset()
 
@@ -181,6 +189,7 @@ class SectorDetector:
         self._ref: tuple[float, float] | None = None
         self._rings: tuple[np.ndarray, np.ndarray] | None = None
         self._level = self.threshold
+        self._pending: int | None = None  # block factor of a deferred estimate
         self.n_estimates = 0
 
     def _ring_stats(self, small: np.ndarray) -> tuple[float, float]:
@@ -194,16 +203,36 @@ class SectorDetector:
 
     def _estimate(self, f: int) -> Sector:
         assert self._size is not None
+        self._pending = None
         sector = _detect_small(np.stack(self._frames), f, self._size, self.threshold)
         self.sector, self._since = sector, 0
         self.n_estimates += 1
         hs, ws = self._frames[-1].shape
         m = sector.region((hs, ws)).astype(np.float32)
-        grown, shrunk = box_blur(m, 2) > 0.01, box_blur(m, 2) > 0.99
+        blurred = box_blur(m, 2)
+        grown, shrunk = blurred > 0.01, blurred > 0.99
         self._rings = (m.astype(bool) & ~shrunk, grown & ~m.astype(bool))
         self._level = _level(self._frames[-1], self.threshold)
         self._ref = self._ring_stats(self._frames[-1])
         return sector
+
+    def idle(self) -> bool:
+        """Run a deferred re-estimate now; True when there was one. The full-size mask and bounding
+        box of the new sector are computed here too, so that the next frame finds them ready."""
+        if self._pending is None:
+            return False
+        sector = self._estimate(self._pending)
+        assert self._size is not None
+        sector.region(self._size)
+        _ = sector.bbox
+        return True
+
+    def _due(self, f: int) -> Sector:
+        if not self.defer:
+            return self._estimate(f)
+        self._pending = f
+        assert self.sector is not None
+        return self.sector
 
     def update(self, image: np.ndarray | ScreenFrame) -> Sector:
         """Add one frame (a :class:`ScreenFrame` shares its downsampled copy with the mode gate);
@@ -213,12 +242,15 @@ class SectorDetector:
         if size != self._size:
             self.reset()
             self._size = size
+        self.idle()  # a deferred estimate that found no idle time: before this frame joins the window
         f = block_factor(size, self.target)
         small = frame.small(f)
         self._frames.append(small)
         self._since += 1
-        if self.sector is None or len(self._frames) == self.window and self.n_estimates == 1:
+        if self.sector is None:
             return self._estimate(f)
+        if len(self._frames) == self.window and self.n_estimates == 1:
+            return self._due(f)
         assert self._ref is not None
         inner, outer = self._ring_stats(small)
         if (
@@ -229,6 +261,6 @@ class SectorDetector:
             self._frames.append(small)
             self.n_estimates = 0
             return self._estimate(f)
-        if self._since >= self.every:
-            return self._estimate(f)
+        if self.every is not None and self._since >= self.every:
+            return self._due(f)
         return self.sector

@@ -89,7 +89,9 @@ class UltrasoundPostprocessor:
 class UltrasoundPreprocessor:
     """Sector detection, crop and blank, mode gating, then the card's preprocessing.
 
-    ``__call__(image) -> Prepared``; ``sector`` and ``last_mode`` hold the latest results.
+    ``__call__(image) -> Prepared``; ``sector`` and ``last_mode`` hold the latest results. The
+    default detector defers its window re-estimate to :meth:`idle` (see
+    :class:`~rtecho.us.sector.SectorDetector`), which the stream processor calls between frames.
     """
 
     def __init__(
@@ -102,7 +104,7 @@ class UltrasoundPreprocessor:
         blank: bool = True,
     ) -> None:
         self.base = Preprocessor(card)
-        self.detector = detector or SectorDetector()
+        self.detector = detector or SectorDetector(defer=True)
         self.gate = gate or ModeGate()
         self.postprocessor = postprocessor
         self.crop, self.blank = crop, blank
@@ -132,6 +134,11 @@ class UltrasoundPreprocessor:
                 top, left, hh, ww = roi
                 keep = keep[top : top + hh, left : left + ww]
         return Prepared(self.base(image, roi=roi, keep=keep), self.last_mode)
+
+    def idle(self) -> bool:
+        """Deferred work (the sector's window re-estimate), run by the stream processor when its worker
+        has no frame to process; True when there was some."""
+        return self.detector.idle() if hasattr(self.detector, "idle") else False
 
     def reset(self) -> None:
         """Forget the stream state (sector window, previous frames, smoother)."""
