@@ -133,7 +133,8 @@ class UltrasoundPreprocessor:
             if roi is not None:
                 top, left, hh, ww = roi
                 keep = keep[top : top + hh, left : left + ww]
-        return Prepared(self.base(image, roi=roi, keep=keep), self.last_mode)
+        planes = frame.planes() if image.ndim == 3 else None  # de-interleaved once, for the gate already
+        return Prepared(self.base(image, roi=roi, keep=keep, planes=planes), self.last_mode)
 
     def idle(self) -> bool:
         """Deferred work (the sector's window re-estimate), run by the stream processor when its worker
