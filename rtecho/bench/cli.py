@@ -61,6 +61,12 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         help="skip the full-resolution screen rows (ultrasound stage on, paced at 30 fps)",
     )
     a("--screens-only", action="store_true", help="only the full-resolution screen rows")
+    a(
+        "--record-variants",
+        action="store_true",
+        help="write into each model card, per backend, whether a variant measured slower than fp32 "
+        "(extra.variants.P.slower_than_fp32; such a variant is then not offered there)",
+    )
     a("--screen-frames", type=int, default=120, help="frames per screen row (default 120: 4 s at 30 fps)")
     a(
         "--screen-models",
@@ -264,6 +270,11 @@ def run(args: argparse.Namespace) -> int:
         print(report.format_table(results))
         if results:
             print(plan.format_acceptance(plan.acceptance(results)))
+            variants = plan.variant_check(results)
+            if variants:
+                print(plan.format_variant_check(variants))
+            if args.record_variants:
+                _record_variants(variants)
     if not (args.no_screens or args.batch or args.streams or args.find_max_streams):
         screens = _screens(args, skipped)
     for s in skipped:
@@ -287,6 +298,7 @@ def run(args: argparse.Namespace) -> int:
             wall_s=wall,
         )
         doc["acceptance"] = plan.acceptance(results) if results else []
+        doc["variants"] = plan.variant_check(results) if results else []
         if screens:
             doc["screens"] = [r.to_dict() for r in screens]
             doc["screen_acceptance"] = plan.screen_acceptance(screens)
@@ -335,6 +347,21 @@ def _screens(args: argparse.Namespace, skipped: list[dict[str, str]]) -> list[An
         print(report.format_screens(rows))
         print(plan.format_screen_acceptance(plan.screen_acceptance(rows)))
     return rows
+
+
+def _record_variants(variants: list[dict[str, Any]]) -> None:
+    """Write this run's slower-than-fp32 verdicts into the model cards (``--record-variants``)."""
+    from rtecho.runtime import resolve_model
+    from rtecho.runtime.precision import record_speed
+
+    for v in variants:
+        slower = v["speedup"] < 1.0
+        record_speed(resolve_model(v["model"]), v["precision"], v["backend"], v if slower else None)
+        print(
+            f"recorded {v['model']} {v['backend']}/{v['precision']}: "
+            f"{'slower than fp32 (not offered)' if slower else 'not slower than fp32'}",
+            file=sys.stderr,
+        )
 
 
 def _skip(cfg: Any, exc: BaseException) -> dict[str, str]:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rtecho.bench.runner import BenchConfig, BenchResult
 from rtecho.errors import EngineError, MissingExtraError
 from rtecho.runtime import (
@@ -166,5 +168,53 @@ def format_screen_acceptance(rows: Sequence[dict[str, Any]]) -> str:
             f"  {a['model']:<22}{a['backend']}/{a['precision']} thr {a['threads']}: {a['e2e_p99_ms']:.2f} ms "
             f"{'<' if a['e2e_p99_ms'] < a['limit_ms'] else '>='} {a['limit_ms']:g} ms ({a['worst_clip']}), "
             f"{a['late']} late, {a['dropped']} dropped  {'OK' if a['ok'] else 'MISSED'}"
+        )
+    return "\n".join(lines)
+
+
+def variant_check(results: Sequence[BenchResult]) -> list[dict[str, Any]]:
+    """Each non-fp32 variant against fp32 on the same backend, model, threads and clip, in this run:
+    ``speedup`` = fp32 infer p50 / variant infer p50 over the clips (their median). A variant the
+    backend offers must not be slower (``ok`` False otherwise); one it does not offer is reported
+    with the backend's reason, and with a note when this run measured it faster after all."""
+    fp32 = {(r.model, r.backend, r.threads, r.clip): r for r in results if r.precision == "fp32"}
+    groups: dict[tuple, list[tuple[BenchResult, BenchResult]]] = {}
+    for r in results:
+        base = fp32.get((r.model, r.backend, r.threads, r.clip))
+        if r.precision != "fp32" and r.backend != BASELINE and base is not None:
+            groups.setdefault((r.model, r.backend, r.precision, r.threads), []).append((r, base))
+    out = []
+    for (model, backend, precision, threads), pairs in groups.items():
+        ratios = [b.stat("infer") / r.stat("infer") for r, b in pairs]
+        speedup = float(sorted(ratios)[len(ratios) // 2])
+        offered = pairs[0][0].not_offered is None
+        out.append(
+            {
+                "model": model,
+                "backend": backend,
+                "precision": precision,
+                "threads": threads,
+                "infer_ms": round(float(np.median([r.stat("infer") for r, _ in pairs])), 4),
+                "fp32_infer_ms": round(float(np.median([b.stat("infer") for _, b in pairs])), 4),
+                "speedup": round(speedup, 3),
+                "offered": offered,
+                "not_offered": pairs[0][0].not_offered,
+                "ok": bool(not offered or speedup >= 1.0),
+            }
+        )
+    return out
+
+
+def format_variant_check(rows: Sequence[dict[str, Any]]) -> str:
+    lines = ["variants against fp32 on the same backend (infer p50, this run):"]
+    for v in rows:
+        verdict = (
+            ("OK" if v["ok"] else "SLOWER than fp32 but offered")
+            if v["offered"]
+            else "not offered" + (" (faster in this run: re-measure)" if v["speedup"] > 1.1 else "")
+        )
+        lines.append(
+            f"  {v['model']:<22}{v['backend']}/{v['precision']} thr {v['threads']}: {v['infer_ms']:.3f} ms vs "
+            f"{v['fp32_infer_ms']:.3f} ms fp32 ({v['speedup']:.2f}x)  {verdict}"
         )
     return "\n".join(lines)

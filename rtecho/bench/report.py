@@ -70,7 +70,7 @@ def format_table(results: Sequence[BenchResult]) -> str:
         mode = "lockstep" if r0.mode == "lockstep" else f"paced at {r0.pace_fps:.1f} fps"
         lines.append(f"[{clip}, {mode}]")
         for r in rows:
-            mark = {"untrained": "*", "random": "+"}.get(r.weights, "")
+            mark = {"untrained": "*", "random": "+"}.get(r.weights, "") + ("!" if r.not_offered else "")
             lines.append(
                 _row(
                     [
@@ -101,6 +101,10 @@ def format_table(results: Sequence[BenchResult]) -> str:
     if any(r.precision != "fp32" and r.fraction_of_peak is not None for r in results):
         notes.append(
             "%peak is against the fp32 GEMM peak; bf16/int8 rows can exceed 100% (their own peak is higher)"
+        )
+    if any(r.not_offered for r in results):
+        notes.append(
+            "! a precision the backend runs but does not offer for this model (slower than fp32 there)"
         )
     if any(r.weights == "random" for r in results):
         notes.append("+ torch eager rebuilt from the card with random weights: the speed-up baseline")

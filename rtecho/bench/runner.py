@@ -51,7 +51,7 @@ class BenchConfig:
             opts["threads"] = self.threads
         if self.backend == "torch":
             opts["allow_random"] = True
-        return load_engine(self.model, backend=self.backend, precision=self.precision, **opts)
+        return load_engine(self.model, backend=self.backend, precision=self.precision, warn=False, **opts)
 
 
 @dataclass
@@ -81,6 +81,7 @@ class BenchResult:
     speedup_vs_torch: float | None = None
     speedup_vs_torch_e2e: float | None = None
     peak_gflops: float | None = None
+    not_offered: str | None = None  # why the backend does not offer this precision (Engine.not_offered)
     samples: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def stat(self, stage: str, q: str = "p50") -> float:
@@ -132,6 +133,8 @@ class BenchResult:
             "achieved_gflops": r(self.achieved_gflops, 3),
             "peak_gflops": r(self.peak_gflops, 2),
             "fraction_of_peak": r(self.fraction_of_peak),
+            "offered": self.not_offered is None,
+            "not_offered": self.not_offered,
             "settings": {
                 k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in self.settings.items()
             },
@@ -357,5 +360,6 @@ def _result(
         settings=dict(settings),
         accuracy=accuracy,
         accuracy_coarse=accuracy_coarse,
+        not_offered=type(engine).not_offered(card, engine.precision),
         samples=samples,
     )
