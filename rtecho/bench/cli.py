@@ -72,7 +72,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         "--screen-models",
         nargs="+",
         default=None,
-        help="models of the screen rows (default: rtecho run's default classifier)",
+        help="models of the screen rows (default: rtecho run's default classifier, when the run has it)",
     )
     a("--batch", type=int, default=None, help="offline throughput at this batch size (images/s) instead")
     a(
@@ -323,7 +323,10 @@ def _screens(args: argparse.Namespace, skipped: list[dict[str, str]]) -> list[An
     from rtecho.bench.runner import bench_screens
     from rtecho.errors import EngineError, MissingExtraError
 
-    models = args.screen_models or [plan.SCREEN_MODEL]
+    run_models = args.models or plan.default_models()
+    models = args.screen_models or ([plan.SCREEN_MODEL] if plan.SCREEN_MODEL in run_models else [])
+    if not models:
+        return []
     backends = [b for b in (args.backends or plan.default_backends()) if b != plan.BASELINE]
     cfgs, _ = plan.plan_configs(models, backends, args.precision, args.threads or [None])
     if not cfgs:
