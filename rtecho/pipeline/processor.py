@@ -198,13 +198,16 @@ class StreamProcessor:
                     self._emit(frame, *self.pipeline(frame))
                 finally:
                     self._in.task_done()
-                if not len(self._in):  # no frame waiting: a stage's deferred work (sector re-estimate)
-                    self.pipeline.idle()
+                if not len(self._in):  # no frame waiting: a stage's deferred work, until one comes
+                    self.pipeline.idle(self._frame_waiting)
         except BaseException as exc:  # noqa: BLE001 - a bug in the worker is re-raised in the caller's thread
             self._failure = exc
             self._stop.set()
         finally:
             self._out.put(_END)
+
+    def _frame_waiting(self) -> bool:
+        return self._stop.is_set() or (self._in is not None and len(self._in) > 0)
 
     def _emit(self, frame: Frame | None, pred: Prediction, image: np.ndarray | None) -> None:
         with self._counts.lock:

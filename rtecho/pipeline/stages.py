@@ -85,11 +85,11 @@ class FramePipeline:
         self.model = engine.card.name
         self.backend = f"{engine.backend}/{engine.precision}"
 
-    def idle(self) -> bool:
-        """Run a stage's deferred work (``idle()`` of the preprocessor: the ultrasound stage's sector
-        re-estimate) while no frame is waiting; True when there was some."""
+    def idle(self, stop: Callable[[], bool] | None = None) -> bool:
+        """Run a stage's deferred work (``idle(stop)`` of the preprocessor: the ultrasound stage's
+        sector re-estimate, in steps) until ``stop()`` says a frame is waiting; True when there was some."""
         idle = getattr(self.preprocess, "idle", None)
-        return bool(idle()) if idle is not None else False
+        return bool(idle(stop)) if idle is not None else False
 
     def reset(self) -> None:
         """A new stream: forget the per-stream state of the stages that keep some."""

@@ -34,16 +34,20 @@ the result is a ``box``: the bounding box of the content, or the whole frame.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Generator
+from typing import TypeVar
 
 import numpy as np
 
 from rtecho.types import check_image
-from rtecho.us._candidates import fit_sector
+from rtecho.us._candidates import fit_sector_steps
 from rtecho.us._geom import block_factor, box_blur, components, flat_traces, vertical_bars
 from rtecho.us._region import KINDS, Sector
 from rtecho.us._screen import ScreenFrame
 
 __all__ = ["KINDS", "Sector", "SectorDetector", "detect_sector"]
+
+T = TypeVar("T")
 
 
 # -- detection ------------------------------------------------------------------------------------
@@ -109,9 +113,27 @@ def detect_sector(
 
 
 def _detect_small(smalls: np.ndarray, f: int, size_hw: tuple[int, int], threshold: float) -> Sector:
+    return run_steps(_detect_steps(smalls, f, size_hw, threshold))
+
+
+def run_steps(steps: Generator[None, None, T]) -> T:
+    """Run a stepwise computation (a generator that yields between its phases) to its result."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def _detect_steps(
+    smalls: np.ndarray, f: int, size_hw: tuple[int, int], threshold: float
+) -> Generator[None, None, Sector]:
+    """:func:`detect_sector` on block means, yielding between its phases (a few ms each), so that a
+    deferred estimate can pause whenever a frame arrives (:meth:`SectorDetector.idle`)."""
     mean = smalls.mean(axis=0)
     above = mean > _level(mean, threshold)
     above &= ~(flat_traces(above) | vertical_bars(above))  # ECG trace, grey/colour scale bars
+    yield
     # Opening (3x3) removes thin lines (text strokes, ticks, far arcs) and thin bridges to the fan.
     raw = box_blur((box_blur(above.astype(np.float32), 1) > 0.99).astype(np.float32), 1) > 0.01
     mask = box_blur(raw.astype(np.float32), 1) > 0.2
@@ -122,12 +144,14 @@ def _detect_small(smalls: np.ndarray, f: int, size_hw: tuple[int, int], threshol
         std = box_blur(smalls.std(axis=0), 1)
         if np.median(std[mask]) > 0.5:  # the image moves: static components are furniture
             static = std < 0.25
+    yield
     comp = _choose_component(mask, static)
     if comp is None:
         return Sector.whole(size_hw)
     score = float(comp.mean())
     content = raw if static is None else raw & ~static
-    sector = fit_sector(
+    yield
+    sector = yield from fit_sector_steps(
         comp & raw,
         above if static is None else above & ~static,
         content,
@@ -189,7 +213,8 @@ class SectorDetector:
         self._ref: tuple[float, float] | None = None
         self._rings: tuple[np.ndarray, np.ndarray] | None = None
         self._level = self.threshold
-        self._pending: int | None = None  # block factor of a deferred estimate
+        self._job: Generator[None, None, Sector] | None = None  # a deferred estimate, in steps
+        self._job_age = 0
         self.n_estimates = 0
 
     def _ring_stats(self, small: np.ndarray) -> tuple[float, float]:
@@ -201,36 +226,56 @@ class SectorDetector:
             float(content[outer].mean()) if outer.any() else 0.0,
         )
 
-    def _estimate(self, f: int) -> Sector:
+    def _estimate_steps(self, f: int, full_size: bool) -> Generator[None, None, Sector]:
+        """Estimate from the window as it is now (a snapshot, taken here), then take the result;
+        ``full_size`` also computes the new sector's full-size mask and box, for the next frame."""
         assert self._size is not None
-        self._pending = None
-        sector = _detect_small(np.stack(self._frames), f, self._size, self.threshold)
-        self.sector, self._since = sector, 0
-        self.n_estimates += 1
-        hs, ws = self._frames[-1].shape
+        return self._steps(np.stack(self._frames), self._frames[-1], self._size, f, full_size)
+
+    def _steps(
+        self, stack: np.ndarray, last: np.ndarray, size: tuple[int, int], f: int, full_size: bool
+    ) -> Generator[None, None, Sector]:
+        sector = yield from _detect_steps(stack, f, size, self.threshold)
+        yield
+        hs, ws = last.shape
         m = sector.region((hs, ws)).astype(np.float32)
         blurred = box_blur(m, 2)
         grown, shrunk = blurred > 0.01, blurred > 0.99
-        self._rings = (m.astype(bool) & ~shrunk, grown & ~m.astype(bool))
-        self._level = _level(self._frames[-1], self.threshold)
-        self._ref = self._ring_stats(self._frames[-1])
+        rings = (m.astype(bool) & ~shrunk, grown & ~m.astype(bool))
+        if full_size:
+            yield
+            sector.region(size)
+            _ = sector.bbox
+        self.sector, self._since, self._rings = sector, 0, rings
+        self.n_estimates += 1
+        self._level = _level(last, self.threshold)
+        self._ref = self._ring_stats(last)
         return sector
 
-    def idle(self) -> bool:
-        """Run a deferred re-estimate now; True when there was one. The full-size mask and bounding
-        box of the new sector are computed here too, so that the next frame finds them ready."""
-        if self._pending is None:
+    def _estimate(self, f: int) -> Sector:
+        self._job = None
+        return run_steps(self._estimate_steps(f, full_size=False))
+
+    def idle(self, stop: Callable[[], bool] | None = None) -> bool:
+        """Run a deferred re-estimate, step by step, until it is done or ``stop()`` says a frame is
+        waiting (it goes on at the next call); True when there was one. The new sector's full-size
+        mask and box are computed here too, so that the next frame finds them ready."""
+        if self._job is None:
             return False
-        sector = self._estimate(self._pending)
-        assert self._size is not None
-        sector.region(self._size)
-        _ = sector.bbox
-        return True
+        while True:
+            try:
+                next(self._job)
+            except StopIteration:
+                self._job = None
+                return True
+            if stop is not None and stop():
+                return True
 
     def _due(self, f: int) -> Sector:
         if not self.defer:
             return self._estimate(f)
-        self._pending = f
+        if self._job is None:
+            self._job, self._job_age = self._estimate_steps(f, full_size=True), 0
         assert self.sector is not None
         return self.sector
 
@@ -242,7 +287,11 @@ class SectorDetector:
         if size != self._size:
             self.reset()
             self._size = size
-        self.idle()  # a deferred estimate that found no idle time: before this frame joins the window
+        if self._job is not None:  # deferred: from the window it was started on
+            self._job_age += 1
+            if self._job_age > self.window:  # no idle time for a window's worth of frames
+                run_steps(self._job)
+                self._job = None
         f = block_factor(size, self.target)
         small = frame.small(f)
         self._frames.append(small)

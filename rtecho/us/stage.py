@@ -17,6 +17,7 @@ preprocessor carries its postprocessor, so one argument wires both::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -136,10 +137,10 @@ class UltrasoundPreprocessor:
         planes = frame.planes() if image.ndim == 3 else None  # de-interleaved once, for the gate already
         return Prepared(self.base(image, roi=roi, keep=keep, planes=planes), self.last_mode)
 
-    def idle(self) -> bool:
+    def idle(self, stop: Callable[[], bool] | None = None) -> bool:
         """Deferred work (the sector's window re-estimate), run by the stream processor when its worker
-        has no frame to process; True when there was some."""
-        return self.detector.idle() if hasattr(self.detector, "idle") else False
+        has no frame to process, until ``stop()`` says one is waiting; True when there was some."""
+        return self.detector.idle(stop) if hasattr(self.detector, "idle") else False
 
     def reset(self) -> None:
         """Forget the stream state (sector window, previous frames, smoother)."""

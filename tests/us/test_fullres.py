@@ -131,15 +131,20 @@ def test_sector_iou_on_full_resolution_screens():
 def test_window_reestimate_is_deferred_to_idle():
     truth = Sector((150, 200), (100.0, 5.0), 120.0, -35, 35)
     rng = np.random.default_rng(0)
-    frames = [(truth.mask() * rng.integers(30, 220, (150, 200))).astype(np.uint8) for _ in range(6)]
+    frames = [(truth.mask() * rng.integers(30, 220, (150, 200))).astype(np.uint8) for _ in range(10)]
     now, later = SectorDetector(window=4), SectorDetector(window=4, defer=True)
     for im in frames[:4]:
         a = now.update(im)
         later.update(im)
     assert now.n_estimates == 2 and later.n_estimates == 1  # the window's estimate is pending
-    assert later.idle() and not later.idle()
+    calls = []
+    assert later.idle(lambda: calls.append(1) or len(calls) >= 2)  # a frame came: it pauses
+    assert later.n_estimates == 1
+    assert later.idle() and not later.idle()  # and goes on from where it was
     assert later.n_estimates == 2 and later.sector == a
-    skipped = SectorDetector(window=4, defer=True)
-    for im in frames[:5]:  # no idle time at all: the next frame runs the pending estimate first
-        skipped.update(im)
-    assert skipped.n_estimates == 2 and skipped.sector == now.update(frames[4])
+    starved = SectorDetector(window=4, defer=True)
+    for im in frames[:8]:  # no idle time: the estimate waits, from the window it started on
+        starved.update(im)
+    assert starved.n_estimates == 1
+    starved.update(frames[8])  # a window's worth of frames later it is run in the frame
+    assert starved.n_estimates == 2 and starved.sector == a
