@@ -25,6 +25,9 @@ from rtecho.runtime.model_file import variant_path
 FILE_PRECISIONS = {"onnxruntime": ("int8", "fp16"), "openvino": ("int8",), "tensorrt": ("fp16", "int8")}
 BASELINE = "torch"
 LIMIT_MS = 13.0
+#: A variant pays on a backend when it is at least this much faster than fp32 there
+#: (``--record-variants`` marks the others as not offered).
+PAYS = 1.05
 #: The model of the full-resolution screen rows: ``rtecho run``'s default classifier.
 SCREEN_MODEL = DEFAULT_MODEL
 LIMIT_SMALL_MS = 3.0

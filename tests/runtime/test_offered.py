@@ -53,7 +53,7 @@ def test_u8_int8_is_offered_until_measured_slower(tiny, caplog):
     assert OrtEngine.not_offered(_card(tiny), "int8") is None
     record_speed(tiny, "int8", "onnxruntime", {"infer_ms": 0.2, "fp32_infer_ms": 0.1, "speedup": 0.5})
     why = OrtEngine.not_offered(_card(tiny), "int8")
-    assert "slower than fp32" in why and "0.2 ms" in why
+    assert "no faster than fp32" in why and "0.2 ms" in why
     assert _card(tiny).extra["variants"]["int8"]["sha256"]  # the file's record is kept
     with caplog.at_level(logging.WARNING, logger="rtecho.runtime"):
         load_engine(tiny, precision="int8")
@@ -98,4 +98,4 @@ def test_openvino_reads_the_measured_list():
     }
     slow = ModelCard.from_dict(card.to_dict() | {"extra": extra})
     assert OpenVinoEngine.not_offered(card, "int8") is None
-    assert "slower than fp32 on openvino" in OpenVinoEngine.not_offered(slow, "int8")
+    assert "no faster than fp32 on openvino" in OpenVinoEngine.not_offered(slow, "int8")
