@@ -130,10 +130,14 @@ def format_screens(results: Sequence[BenchResult]) -> str:
             f"{_f(r.stat(s, 'p50'), '.2f') + '/' + _f(r.stat(s, 'p99'), '.2f'):>17}" for s in SCREEN_STAGES
         )
         lines.append(
-            f"{r.model:<10}{r.backend + '/' + r.precision:<18}{r.clip:<22}{cells}"
+            f"{r.model:<10}{r.backend + '/' + r.precision + ('!' if r.not_offered else ''):<18}{r.clip:<22}{cells}"
             f"{_f(r.deadline_misses, 'd'):>6}{r.dropped:>6}"
         )
     lines.append("times in ms; late = results later than one frame period after arrival")
+    if any(r.not_offered for r in results):
+        lines.append(
+            "! a precision the backend runs but does not offer for this model (slower than fp32 there)"
+        )
     return "\n".join(lines)
 
 
