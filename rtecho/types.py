@@ -21,8 +21,17 @@ import numpy as np
 from rtecho.errors import FrameError, ModelCardError
 from rtecho.views import check_labels
 
-#: Stages timed for every frame, in pipeline order (milliseconds in :class:`Prediction`).
-STAGES: tuple[str, ...] = ("decode", "preprocess", "infer", "postprocess", "overlay", "end_to_end")
+#: Stages timed for every frame, in pipeline order (milliseconds in :class:`Prediction`). ``wait`` is
+#: from the frame's arrival to the start of its processing (queue, thread hand-off, a busy worker).
+STAGES: tuple[str, ...] = (
+    "decode",
+    "wait",
+    "preprocess",
+    "infer",
+    "postprocess",
+    "overlay",
+    "end_to_end",
+)
 
 
 def check_image(image: Any, what: str = "frame") -> np.ndarray:

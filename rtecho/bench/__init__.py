@@ -39,6 +39,14 @@ Method
   5) at 1 thread and at all cores; ``%peak`` = (card FLOPs / infer p50) / peak at the same threads.
 - The machine's load average is recorded at start and end: on a shared machine tails move with it.
 
+Full-resolution screen rows (``--no-screens`` to skip, ``--screens-only``): the default classifier
+with the ultrasound stage (:class:`~rtecho.us.stage.UltrasoundPreprocessor`), paced at 30 fps with
+the ``latest`` policy, on pydicom-data's real 640x480 cine and simulator screens at 800x600 and
+1024x768 (rendered at bench time); each clip is a new stream, and each row is broken into ``wait``,
+``preprocess``, ``infer`` and ``postprocess`` with late and dropped frames, against the 13 ms
+limit. After the acceptance lines, every non-fp32 variant is checked against fp32 on the same
+backend (a variant the backend does not offer is marked ``!``; ``--record-variants``).
+
 Other modes: ``--batch N`` (offline throughput, images/s), ``--streams N`` (N concurrent 30 fps
 streams, per-stream latency and misses), ``--find-max-streams`` (largest N without misses),
 ``--json OUT`` (schema ``rtecho/bench/schema.json``), ``--save`` (timestamped JSON under

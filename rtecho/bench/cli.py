@@ -73,6 +73,25 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         help="pace at this rate instead of lockstep (a virtual scanner)",
     )
     a("--no-torch", action="store_true", help="skip the torch eager baseline (no speed-up column)")
+    a(
+        "--no-screens",
+        action="store_true",
+        help="skip the full-resolution screen rows (ultrasound stage on, paced at 30 fps)",
+    )
+    a("--screens-only", action="store_true", help="only the full-resolution screen rows")
+    a(
+        "--record-variants",
+        action="store_true",
+        help="write into each model card, per backend, whether a variant measured less than 1.05x "
+        "faster than fp32 (extra.variants.P.slower_than_fp32; such a variant is then not offered there)",
+    )
+    a("--screen-frames", type=int, default=120, help="frames per screen row (default 120: 4 s at 30 fps)")
+    a(
+        "--screen-models",
+        nargs="+",
+        default=None,
+        help="models of the screen rows (default: rtecho run's default classifier, when the run has it)",
+    )
     a("--batch", type=int, default=None, help="offline throughput at this batch size (images/s) instead")
     a(
         "--streams",
@@ -149,7 +168,7 @@ def _progress(total: int | None, quiet: bool, desc: str) -> Any:
 def _check_args(args: argparse.Namespace) -> None:
     from rtecho.errors import RtechoError
 
-    for name in ("frames", "warmup", "batch", "streams", "stream_frames", "max_streams"):
+    for name in ("frames", "warmup", "batch", "streams", "stream_frames", "max_streams", "screen_frames"):
         v = getattr(args, name)
         if v is not None and v < (0 if name == "warmup" else 1):
             raise RtechoError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
@@ -183,7 +202,9 @@ def run(args: argparse.Namespace) -> int:
         backends = [b for b in backends if b != plan.BASELINE]
     configs, skipped = plan.plan_configs(models, backends, args.precision, args.threads or [None])
     max_frames = max(args.frames, args.stream_frames)
-    if args.clip:
+    if args.screens_only:
+        clips = []
+    elif args.clip:
         clips = [clipmod.load_clip(c, max_frames=max_frames) for c in args.clip]
     else:
         clips = clipmod.default_clips(max_frames=max_frames)
@@ -201,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
             + ", ".join(f"{t} thread{'s' * (t > 1)} {p.gflops:.1f} GFLOP/s" for t, p in peaks.items()),
             file=sys.stderr,
         )
-    results, batch, streams, max_streams = [], [], [], {}
+    results, batch, streams, max_streams, screens = [], [], [], {}, []
     if args.streams or args.find_max_streams:
         for cfg in [c for c in configs if c.backend != plan.BASELINE] or configs:
             if args.find_max_streams:
@@ -246,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update(1)
         bar.close()
         print(report.format_batch(batch))
-    else:
+    elif not args.screens_only:
         torch_clips = clips[:1]  # the baseline runs on the first clip only (time budget)
         units = sum(len(torch_clips if c.backend == plan.BASELINE else clips) for c in configs)
         bar = _progress(units, args.quiet, "bench")
@@ -274,6 +295,13 @@ def run(args: argparse.Namespace) -> int:
         print(report.format_table(results))
         if results:
             print(plan.format_acceptance(plan.acceptance(results)))
+            variants = plan.variant_check(results)
+            if variants:
+                print(plan.format_variant_check(variants))
+            if args.record_variants:
+                _record_variants(variants)
+    if not (args.no_screens or args.batch or args.streams or args.find_max_streams):
+        screens = _screens(args, skipped)
     for s in skipped:
         if args.precision is None and "does not support" in s["reason"]:
             continue  # every precision was tried by default: only the JSON lists these
@@ -295,6 +323,10 @@ def run(args: argparse.Namespace) -> int:
             wall_s=wall,
         )
         doc["acceptance"] = plan.acceptance(results) if results else []
+        doc["variants"] = plan.variant_check(results) if results else []
+        if screens:
+            doc["screens"] = [r.to_dict() for r in screens]
+            doc["screen_acceptance"] = plan.screen_acceptance(screens)
         if args.json:
             print(f"wrote {report.write_json(doc, args.json)}", file=sys.stderr)
         if args.save:
@@ -306,6 +338,59 @@ def run(args: argparse.Namespace) -> int:
                 raise EngineError("--plot needs a stream run (not --batch/--streams)")
             print(f"wrote {report.write_plot(results, args.plot)}", file=sys.stderr)
     return 0
+
+
+def _screens(args: argparse.Namespace, skipped: list[dict[str, str]]) -> list[Any]:
+    """The full-resolution screen rows: the screen models' configurations (torch eager left out)
+    with the ultrasound stage, paced, on pydicom-data's real 640x480 cine and simulator screens."""
+    from rtecho.bench import clips as clipmod
+    from rtecho.bench import plan, report
+    from rtecho.bench.runner import bench_screens
+    from rtecho.errors import EngineError, MissingExtraError
+
+    run_models = args.models or plan.default_models()
+    models = args.screen_models or ([plan.SCREEN_MODEL] if plan.SCREEN_MODEL in run_models else [])
+    if not models:
+        return []
+    backends = [b for b in (args.backends or plan.default_backends()) if b != plan.BASELINE]
+    cfgs, _ = plan.plan_configs(models, backends, args.precision, args.threads or [None])
+    if not cfgs:
+        return []
+    t0 = time.perf_counter()
+    clips = clipmod.screen_clips(max_frames=args.screen_frames)
+    for c in clips:
+        print(f"screen clip {c.name}: {c.n_frames} frames at {c.fps:.1f} fps", file=sys.stderr)
+    print(f"screen clips ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    rows = []
+    bar = _progress(len(cfgs) * len(clips), args.quiet, "screens")
+    for cfg in cfgs:
+        try:
+            rows += bench_screens(cfg, clips, args.screen_frames, args.warmup)
+        except (EngineError, MissingExtraError) as exc:
+            skipped.append(_skip(cfg, exc))
+        bar.update(len(clips))
+    bar.close()
+    if rows:
+        print()
+        print(report.format_screens(rows))
+        print(plan.format_screen_acceptance(plan.screen_acceptance(rows)))
+    return rows
+
+
+def _record_variants(variants: list[dict[str, Any]]) -> None:
+    """Write this run's slower-than-fp32 verdicts into the model cards (``--record-variants``)."""
+    from rtecho.bench import plan
+    from rtecho.runtime import resolve_model
+    from rtecho.runtime.precision import record_speed
+
+    for v in variants:
+        slower = v["speedup"] < plan.PAYS
+        record_speed(resolve_model(v["model"]), v["precision"], v["backend"], v if slower else None)
+        print(
+            f"recorded {v['model']} {v['backend']}/{v['precision']}: "
+            f"{'no faster than fp32 (not offered there)' if slower else 'pays'} ({v['speedup']:.2f}x)",
+            file=sys.stderr,
+        )
 
 
 def _skip(cfg: Any, exc: BaseException) -> dict[str, str]:
@@ -335,4 +420,6 @@ def _settings(args: argparse.Namespace, mode: str, models: list[str], backends: 
         "stream_frames": args.stream_frames,
         "stream_fps": args.stream_fps,
         "shared_engine": bool(args.shared_engine),
+        "screens": not args.no_screens,
+        "screen_frames": args.screen_frames,
     }

@@ -1,4 +1,6 @@
-"""The clips the bench replays: the bundled labelled sample clip and pydicom's real A4C cine.
+"""The clips the bench replays: the bundled labelled sample clip and pydicom's real A4C cine; for
+the full-resolution screen rows (ultrasound stage on, paced), pydicom-data's real 640x480 cine and
+simulator screens at 800x600 and 1024x768, rendered when the bench runs (nothing big is committed).
 
 Clips are decoded once into memory (each frame keeps the time it took to decode), then replayed.
 
@@ -128,4 +130,88 @@ def default_clips(max_frames: int | None = None) -> list[Clip]:
     clips = [load_sample_clip(max_frames)]
     with contextlib.suppress(MissingExtraError):  # no pydicom: the sample clip alone
         clips.append(load_a4c_clip(max_frames))
+    return clips
+
+
+#: The simulator screens of the full-resolution rows (height, width).
+SCREEN_SIZES: tuple[tuple[int, int], ...] = ((600, 800), (768, 1024))
+#: pydicom-data's real A4C cine: 120 frames 640x480 at 30 fps, YBR_FULL_422 JPEG baseline.
+REAL_SCREEN = "color3d_jpeg_baseline.dcm"
+
+
+def pydicom_data_a4c() -> str:
+    """Path of pydicom-data's real 640x480 A4C cine, found by pydicom's data manager without any
+    download (``pip install pydicom-data``, in the ``bench`` extra)."""
+    from rtecho._lazy import require
+    from rtecho.errors import MissingExtraError
+
+    data = require("pydicom.data", "dicom", "the real 640x480 cine")
+    path = None
+    with contextlib.suppress(ValueError, OSError):
+        path = data.get_testdata_file(REAL_SCREEN, download=False)
+    if not path:
+        raise MissingExtraError(
+            f"{REAL_SCREEN} is not installed; install it with: pip install pydicom-data "
+            '(or pip install "rtecho[bench]")'
+        )
+    return str(path)
+
+
+def simulator_screen_clip(
+    size_hw: tuple[int, int], n_frames: int = 30, fps: float = 30.0, seed: int = 0, view: str = "A4C"
+) -> Clip:
+    """A scanner screen of ``size_hw`` from the simulator: a beating ``view`` cine in a fan over
+    86% x 80% of the screen, with vendor text, depth ticks, a grey bar and an ECG trace whose
+    cursor moves (screen furniture, static apart from the cursor). Needs ``rtecho[synth]``.
+
+    >>> clip = simulator_screen_clip((120, 160), n_frames=2)
+    >>> clip.size_hw, clip.n_frames, clip.frames[0].image.shape
+    ((120, 160), 2, (120, 160, 3))
+    """
+    from rtecho.synth import SynthConfig, render_cine
+    from rtecho.synth.screen import ScreenTruth, draw_furniture
+
+    h, w = size_hw
+    inner = (int(h * 0.86), int(w * 0.8))
+    rng = np.random.default_rng([seed, h, w])
+    cfg = SynthConfig(
+        size_hw=inner,
+        radius_frac=(0.85, 0.95),
+        apex_y_frac=(0.0, 0.03),
+        sector_deg=(70.0, 85.0),
+        jpeg_prob=0.0,
+    )
+    cine = render_cine(view, rng, n_frames=n_frames, fps=fps, size_hw=inner, config=cfg)
+    top, left = int(h * 0.06), (w - inner[1]) // 2
+    g = cine.geometry
+    truth = ScreenTruth(
+        "bmode",
+        view,
+        (h, w),
+        (g.apex_xy[0] + left, g.apex_xy[1] + top),
+        g.radius_px,
+        g.angle_start_deg,
+        g.angle_end_deg,
+        g.depth_cm,
+    )
+    frames = []
+    for i, gray in enumerate(cine.frames):
+        canvas = np.zeros((h, w, 3), np.uint8)
+        canvas[top : top + inner[0], left : left + inner[1]] = gray[:, :, None]
+        image = draw_furniture(canvas, truth, np.random.default_rng([seed, i % 2]), cine.heart_rate)
+        frames.append(Frame(np.ascontiguousarray(image), index=i, timestamp=i / fps))
+    return Clip(f"screen {w}x{h} (sim)", f"synth:screen:{w}x{h}", tuple(frames), fps, simulated=True)
+
+
+def screen_clips(max_frames: int | None = None, sim_frames: int = 16) -> list[Clip]:
+    """The full-resolution rows' clips: pydicom-data's real 640x480 cine (when installed) and the
+    simulator screens of :data:`SCREEN_SIZES` (when the simulator's extra is installed), ``sim_frames``
+    rendered frames each (a row loops them)."""
+    from rtecho.errors import MissingExtraError
+
+    clips = []
+    with contextlib.suppress(MissingExtraError):
+        clips.append(load_clip(pydicom_data_a4c(), name="A4C 640x480 (real)", max_frames=max_frames))
+    with contextlib.suppress(ImportError, MissingExtraError):
+        clips += [simulator_screen_clip(size, sim_frames) for size in SCREEN_SIZES]
     return clips

@@ -7,15 +7,29 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rtecho.bench.runner import BenchConfig, BenchResult
 from rtecho.errors import EngineError, MissingExtraError
-from rtecho.runtime import PRECISIONS, available_backends, get_backend, list_models, resolve_model
+from rtecho.runtime import (
+    DEFAULT_MODEL,
+    PRECISIONS,
+    available_backends,
+    get_backend,
+    list_models,
+    resolve_model,
+)
 from rtecho.runtime.model_file import variant_path
 
 #: Precisions read from their own file ``NAME.PRECISION.onnx`` (the others compile the fp32 graph).
 FILE_PRECISIONS = {"onnxruntime": ("int8", "fp16"), "openvino": ("int8",), "tensorrt": ("fp16", "int8")}
 BASELINE = "torch"
 LIMIT_MS = 13.0
+#: A variant pays on a backend when it is at least this much faster than fp32 there
+#: (``--record-variants`` marks the others as not offered).
+PAYS = 1.05
+#: The model of the full-resolution screen rows: ``rtecho run``'s default classifier.
+SCREEN_MODEL = DEFAULT_MODEL
 LIMIT_SMALL_MS = 3.0
 SMALL_MODELS = ("darts1", "darts2")
 
@@ -115,5 +129,95 @@ def format_acceptance(rows: Sequence[dict[str, Any]]) -> str:
         lines.append(
             f"  {a['model']:<22}{a['backend']}/{a['precision']} thr {a['threads']}: {a['e2e_p99_ms']:.2f} ms "
             f"{'<' if a['ok'] else '>='} {a['limit_ms']:g} ms  {'OK' if a['ok'] else 'MISSED'}"
+        )
+    return "\n".join(lines)
+
+
+def screen_acceptance(rows: Sequence[BenchResult]) -> list[dict[str, Any]]:
+    """Per configuration of the full-resolution screen rows (ultrasound stage on, paced): e2e p99
+    over its worst screen against the 13 ms limit, and late frames (results later than one period)."""
+    out: dict[tuple, dict[str, Any]] = {}
+    for r in rows:
+        key = (r.model, r.backend, r.precision, r.threads)
+        a = out.setdefault(
+            key,
+            {
+                "model": r.model,
+                "backend": r.backend,
+                "precision": r.precision,
+                "threads": r.threads,
+                "e2e_p99_ms": -math.inf,
+                "late": 0,
+                "dropped": 0,
+                "worst_clip": r.clip,
+            },
+        )
+        p99 = r.stat("end_to_end", "p99")
+        if p99 > a["e2e_p99_ms"]:
+            a["e2e_p99_ms"], a["worst_clip"] = p99, r.clip
+        a["late"] += int(r.deadline_misses or 0)
+        a["dropped"] += r.dropped
+    for a in out.values():
+        a["e2e_p99_ms"] = round(a["e2e_p99_ms"], 4)
+        a["limit_ms"] = LIMIT_MS
+        a["ok"] = bool(a["e2e_p99_ms"] < LIMIT_MS and a["late"] == 0 and a["dropped"] == 0)
+    return list(out.values())
+
+
+def format_screen_acceptance(rows: Sequence[dict[str, Any]]) -> str:
+    lines = ["screen acceptance (ultrasound stage on, paced; e2e p99 over the worst screen, late frames):"]
+    for a in rows:
+        lines.append(
+            f"  {a['model']:<22}{a['backend']}/{a['precision']} thr {a['threads']}: {a['e2e_p99_ms']:.2f} ms "
+            f"{'<' if a['e2e_p99_ms'] < a['limit_ms'] else '>='} {a['limit_ms']:g} ms ({a['worst_clip']}), "
+            f"{a['late']} late, {a['dropped']} dropped  {'OK' if a['ok'] else 'MISSED'}"
+        )
+    return "\n".join(lines)
+
+
+def variant_check(results: Sequence[BenchResult]) -> list[dict[str, Any]]:
+    """Each non-fp32 variant against fp32 on the same backend, model, threads and clip, in this run:
+    ``speedup`` = fp32 infer p50 / variant infer p50 over the clips (their median). A variant the
+    backend offers must not be slower (``ok`` False otherwise); one it does not offer is reported
+    with the backend's reason, and with a note when this run measured it faster after all."""
+    fp32 = {(r.model, r.backend, r.threads, r.clip): r for r in results if r.precision == "fp32"}
+    groups: dict[tuple, list[tuple[BenchResult, BenchResult]]] = {}
+    for r in results:
+        base = fp32.get((r.model, r.backend, r.threads, r.clip))
+        if r.precision != "fp32" and r.backend != BASELINE and base is not None:
+            groups.setdefault((r.model, r.backend, r.precision, r.threads), []).append((r, base))
+    out = []
+    for (model, backend, precision, threads), pairs in groups.items():
+        ratios = [b.stat("infer") / r.stat("infer") for r, b in pairs]
+        speedup = float(sorted(ratios)[len(ratios) // 2])
+        offered = pairs[0][0].not_offered is None
+        out.append(
+            {
+                "model": model,
+                "backend": backend,
+                "precision": precision,
+                "threads": threads,
+                "infer_ms": round(float(np.median([r.stat("infer") for r, _ in pairs])), 4),
+                "fp32_infer_ms": round(float(np.median([b.stat("infer") for _, b in pairs])), 4),
+                "speedup": round(speedup, 3),
+                "offered": offered,
+                "not_offered": pairs[0][0].not_offered,
+                "ok": bool(not offered or speedup >= 1.0),
+            }
+        )
+    return out
+
+
+def format_variant_check(rows: Sequence[dict[str, Any]]) -> str:
+    lines = ["variants against fp32 on the same backend (infer p50, this run):"]
+    for v in rows:
+        verdict = (
+            ("OK" if v["ok"] else "SLOWER than fp32 but offered")
+            if v["offered"]
+            else "not offered" + (" (faster in this run: re-measure)" if v["speedup"] > 1.1 else "")
+        )
+        lines.append(
+            f"  {v['model']:<22}{v['backend']}/{v['precision']} thr {v['threads']}: {v['infer_ms']:.3f} ms vs "
+            f"{v['fp32_infer_ms']:.3f} ms fp32 ({v['speedup']:.2f}x)  {verdict}"
         )
     return "\n".join(lines)

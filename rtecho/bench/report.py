@@ -70,7 +70,7 @@ def format_table(results: Sequence[BenchResult]) -> str:
         mode = "lockstep" if r0.mode == "lockstep" else f"paced at {r0.pace_fps:.1f} fps"
         lines.append(f"[{clip}, {mode}]")
         for r in rows:
-            mark = {"untrained": "*", "random": "+"}.get(r.weights, "")
+            mark = {"untrained": "*", "random": "+"}.get(r.weights, "") + ("!" if r.not_offered else "")
             lines.append(
                 _row(
                     [
@@ -102,9 +102,43 @@ def format_table(results: Sequence[BenchResult]) -> str:
         notes.append(
             "%peak is against the fp32 GEMM peak; bf16/int8 rows can exceed 100% (their own peak is higher)"
         )
+    if any(r.not_offered for r in results):
+        notes.append(
+            "! a precision the backend runs but does not offer for this model (slower than fp32 there)"
+        )
     if any(r.weights == "random" for r in results):
         notes.append("+ torch eager rebuilt from the card with random weights: the speed-up baseline")
     return "\n".join(lines + notes)
+
+
+#: Stages of the screen table's breakdown, in pipeline order.
+SCREEN_STAGES = ("wait", "preprocess", "infer", "postprocess", "end_to_end")
+
+
+def format_screens(results: Sequence[BenchResult]) -> str:
+    """The full-resolution screen rows (ultrasound stage on, paced): p50/p99 of each stage, so that
+    a reader sees where the frame budget goes (``wait``: arrival to start of processing;
+    ``preprocess``: sector tracking, mode gate, crop and the card's preprocessing)."""
+    head = (
+        f"{'model':<10}{'backend':<18}{'screen':<22}"
+        + "".join(f"{s.replace('end_to_end', 'e2e')[:7] + ' p50/p99':>17}" for s in SCREEN_STAGES)
+        + f"{'late':>6}{'drop':>6}"
+    )
+    lines = ["[full-resolution screens, ultrasound stage on, paced at the clip's fps]", head, "-" * len(head)]
+    for r in results:
+        cells = "".join(
+            f"{_f(r.stat(s, 'p50'), '.2f') + '/' + _f(r.stat(s, 'p99'), '.2f'):>17}" for s in SCREEN_STAGES
+        )
+        lines.append(
+            f"{r.model:<10}{r.backend + '/' + r.precision + ('!' if r.not_offered else ''):<18}{r.clip:<22}{cells}"
+            f"{_f(r.deadline_misses, 'd'):>6}{r.dropped:>6}"
+        )
+    lines.append("times in ms; late = results later than one frame period after arrival")
+    if any(r.not_offered for r in results):
+        lines.append(
+            "! a precision the backend runs but does not offer for this model (slower than fp32 there)"
+        )
+    return "\n".join(lines)
 
 
 def format_streams(runs: Sequence[StreamsResult], per_stream: bool = True) -> str:

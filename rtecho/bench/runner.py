@@ -31,7 +31,7 @@ from rtecho.runtime.base import Engine
 from rtecho.types import Prediction
 from rtecho.views import coarse
 
-SAMPLED_STAGES = ("decode", "preprocess", "infer", "postprocess", "end_to_end")
+SAMPLED_STAGES = ("decode", "wait", "preprocess", "infer", "postprocess", "end_to_end")
 MODES = ("lockstep", "paced")
 
 
@@ -51,7 +51,7 @@ class BenchConfig:
             opts["threads"] = self.threads
         if self.backend == "torch":
             opts["allow_random"] = True
-        return load_engine(self.model, backend=self.backend, precision=self.precision, **opts)
+        return load_engine(self.model, backend=self.backend, precision=self.precision, warn=False, **opts)
 
 
 @dataclass
@@ -81,6 +81,7 @@ class BenchResult:
     speedup_vs_torch: float | None = None
     speedup_vs_torch_e2e: float | None = None
     peak_gflops: float | None = None
+    not_offered: str | None = None  # why the backend does not offer this precision (Engine.not_offered)
     samples: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def stat(self, stage: str, q: str = "p50") -> float:
@@ -132,6 +133,8 @@ class BenchResult:
             "achieved_gflops": r(self.achieved_gflops, 3),
             "peak_gflops": r(self.peak_gflops, 2),
             "fraction_of_peak": r(self.fraction_of_peak),
+            "offered": self.not_offered is None,
+            "not_offered": self.not_offered,
             "settings": {
                 k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in self.settings.items()
             },
@@ -272,34 +275,9 @@ def bench_config(
                     f"{config.model} on {config.backend}/{config.precision}: no frame processed "
                     f"({summary.errors} errors{'; ' + summary.stream_error if summary.stream_error else ''})"
                 )
-            samples = collector.samples()
             acc, acc_coarse = collector.accuracy(clip)
-            card = engine.card
-            results.append(
-                BenchResult(
-                    model=card.name,
-                    backend=engine.backend,
-                    precision=engine.precision,
-                    input_size_hw=card.input_size_hw,
-                    params=card.params,
-                    flops=card.flops,
-                    weights=weights_kind(engine),
-                    threads=engine_threads(settings),
-                    clip=clip.name,
-                    mode=mode,
-                    pace_fps=None if mode == "lockstep" else (pace_fps or clip.fps),
-                    frames=summary.processed,
-                    dropped=summary.dropped,
-                    errors=summary.errors,
-                    deadline_misses=summary.deadline_misses,
-                    wall_s=summary.wall_s,
-                    latency={s: StageStats.of(v) for s, v in samples.items()},
-                    settings=settings,
-                    accuracy=acc,
-                    accuracy_coarse=acc_coarse,
-                    samples=samples,
-                )
-            )
+            pace = None if mode == "lockstep" else (pace_fps or clip.fps)
+            results.append(_result(engine, settings, clip, mode, pace, summary, collector, acc, acc_coarse))
     return results
 
 
@@ -318,3 +296,70 @@ def attach_baselines(results: list[BenchResult], peaks: dict | None = None) -> N
             r.speedup_vs_torch_e2e = base[0].stat("end_to_end") / r.stat("end_to_end")
         p = peak_for(peaks or {}, r.threads)
         r.peak_gflops = p.gflops if p else None
+
+
+def bench_screens(
+    config: BenchConfig, clips: Sequence[Clip], n_frames: int = 120, warmup: int = 20
+) -> list[BenchResult]:
+    """Full-resolution screen rows: ``config`` with the ultrasound stage (sector tracking, mode gate,
+    crop; :class:`~rtecho.us.stage.UltrasoundPreprocessor`) on each clip, paced at the clip's fps
+    with the ``latest`` policy, as a scanner delivers its screens. Each clip is a new stream: the
+    stage starts without a sector, so the first frame's estimate is timed too.
+    """
+    from rtecho.us.stage import UltrasoundPreprocessor
+
+    engine = config.engine()
+    results = []
+    pre = UltrasoundPreprocessor.for_engine(engine)
+    with StreamProcessor(engine, preprocessor=pre) as proc:
+        settings = dict(engine.info.settings) | {"ultrasound": True}
+        for clip in clips:
+            warm_up(proc, clip, warmup)
+            collector, summary = run_clip(proc, clip, n_frames, "paced", clip.fps, max_seconds=1e9)
+            if summary.processed == 0:
+                raise EngineError(
+                    f"{config.model} on {config.backend}/{config.precision}: no screen processed"
+                )
+            row = _result(engine, settings, clip, "paced", clip.fps, summary, collector)
+            row.settings["screen"] = "x".join(map(str, clip.size_hw[::-1]))
+            results.append(row)
+    return results
+
+
+def _result(
+    engine: Engine,
+    settings: dict[str, Any],
+    clip: Clip,
+    mode: str,
+    pace_fps: float | None,
+    summary: Any,
+    collector: Collector,
+    accuracy: float | None = None,
+    accuracy_coarse: float | None = None,
+) -> BenchResult:
+    samples = collector.samples()
+    card = engine.card
+    return BenchResult(
+        model=card.name,
+        backend=engine.backend,
+        precision=engine.precision,
+        input_size_hw=card.input_size_hw,
+        params=card.params,
+        flops=card.flops,
+        weights=weights_kind(engine),
+        threads=engine_threads(settings),
+        clip=clip.name,
+        mode=mode,
+        pace_fps=pace_fps,
+        frames=summary.processed,
+        dropped=summary.dropped,
+        errors=summary.errors,
+        deadline_misses=summary.deadline_misses,
+        wall_s=summary.wall_s,
+        latency={s: StageStats.of(v) for s, v in samples.items()},
+        settings=dict(settings),
+        accuracy=accuracy,
+        accuracy_coarse=accuracy_coarse,
+        not_offered=type(engine).not_offered(card, engine.precision),
+        samples=samples,
+    )

@@ -16,7 +16,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "source",
         help="video file, DICOM, image folder, /dev/videoN, camera index or igtl://HOST:PORT[/DEVICE]",
     )
-    p.add_argument("--model", default="darts2", help="ONNX path or model name in engines/ (default darts2)")
+    from rtecho.runtime import DEFAULT_MODEL
+
+    p.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"ONNX path or model name in engines/ (default {DEFAULT_MODEL})",
+    )
     p.add_argument("--backend", default=None, help="onnxruntime (default), openvino, tensorrt, torch")
     p.add_argument("--precision", default="fp32", help="fp32, fp16, bf16 or int8 (backend permitting)")
     p.add_argument("--threads", type=int, default=None, help="inference threads (backend default if unset)")

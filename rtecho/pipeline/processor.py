@@ -130,7 +130,7 @@ class StreamProcessor:
 
     def stream(self, source: Any) -> Iterator[Prediction]:
         """Yield one Prediction per frame processed or failed, in order; sets ``self.summary`` at the end."""
-        self._ensure_pipeline()
+        self._ensure_pipeline().reset()  # a new stream: the stages forget the last one
         self._reset()
         info = getattr(source, "info", None)
         live = bool(getattr(info, "live", False))
@@ -166,6 +166,11 @@ class StreamProcessor:
                         time.sleep(delay)
                     frame = dataclasses.replace(frame, arrival=time.perf_counter())
                 self._enqueue(frame)
+                if self.realtime:
+                    # Decode the next frame only once the worker is done with this one (at most one
+                    # period later): decoding while the worker runs would make them contend for the
+                    # interpreter, and the worker's frame would wait for the decoder.
+                    self._in.wait_done(self._period_ms / 1e3 if self._period_ms else 0.1)
         except SourceError as exc:
             self._stream_error = str(exc)
             log.warning("source error: %s", exc)
@@ -189,12 +194,20 @@ class StreamProcessor:
                     frame = self._in.get()
                 except Closed:
                     break
-                self._emit(frame, *self.pipeline(frame))
+                try:
+                    self._emit(frame, *self.pipeline(frame))
+                finally:
+                    self._in.task_done()
+                if not len(self._in):  # no frame waiting: a stage's deferred work, until one comes
+                    self.pipeline.idle(self._frame_waiting)
         except BaseException as exc:  # noqa: BLE001 - a bug in the worker is re-raised in the caller's thread
             self._failure = exc
             self._stop.set()
         finally:
             self._out.put(_END)
+
+    def _frame_waiting(self) -> bool:
+        return self._stop.is_set() or (self._in is not None and len(self._in) > 0)
 
     def _emit(self, frame: Frame | None, pred: Prediction, image: np.ndarray | None) -> None:
         with self._counts.lock:
@@ -260,7 +273,7 @@ class StreamProcessor:
         """Start the worker for the push API (policy defaults to ``latest``)."""
         if self._worker is not None:
             raise RtechoError("stream processor is already running")
-        self._ensure_pipeline()
+        self._ensure_pipeline().reset()  # a new stream: the stages forget the last one
         self._reset()
         self._period_ms = 1e3 / fps if fps else None
         policy = self.policy or "latest"

@@ -33,6 +33,7 @@ class FrameQueue(Generic[T]):
         self._items: deque[T] = deque()
         self._cond = threading.Condition()
         self._closed = False
+        self._unfinished = 0  # queued or being processed (``task_done`` not yet called)
 
     def put(self, item: T, stop: threading.Event | None = None) -> T | None:
         """Queue ``item``; returns the item dropped to make room (``latest`` only), else None.
@@ -44,6 +45,7 @@ class FrameQueue(Generic[T]):
             if self.policy == "latest":
                 dropped = self._items.popleft() if len(self._items) >= self.maxsize else None
                 self._items.append(item)
+                self._unfinished += dropped is None
                 self._cond.notify_all()
                 return dropped
             while len(self._items) >= self.maxsize:
@@ -51,6 +53,7 @@ class FrameQueue(Generic[T]):
                     return item
                 self._cond.wait(0.05)
             self._items.append(item)
+            self._unfinished += 1
             self._cond.notify_all()
             return None
 
@@ -69,6 +72,24 @@ class FrameQueue(Generic[T]):
             self._cond.notify_all()
             return item
 
+    def task_done(self) -> None:
+        """The consumer has finished the item it took last (as ``queue.Queue.task_done``)."""
+        with self._cond:
+            self._unfinished = max(0, self._unfinished - 1)
+            self._cond.notify_all()
+
+    def wait_done(self, timeout: float) -> bool:
+        """Wait until every queued item has been taken and finished, or the queue is closed, at most
+        ``timeout`` seconds; True when nothing is left."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._unfinished and not self._closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return self._unfinished == 0
+
     def close(self) -> None:
         """No more puts; ``get`` drains what is queued, then raises Closed."""
         with self._cond:
@@ -80,6 +101,7 @@ class FrameQueue(Generic[T]):
         with self._cond:
             items = list(self._items)
             self._items.clear()
+            self._unfinished = max(0, self._unfinished - len(items))
             self._cond.notify_all()
             return items
 

@@ -1,5 +1,8 @@
 """The per-frame stages: preprocess -> infer -> postprocess -> overlay, each timed.
 
+``wait`` is timed too: from the frame's arrival to the start of its preprocessing (time in the
+queue and the thread hand-off), so that ``end_to_end`` = ``wait`` + the stages.
+
 Each stage is a small callable that says what it takes and gives; :class:`FramePipeline` wires
 them and turns one :class:`~rtecho.types.Frame` into one :class:`~rtecho.types.Prediction`. A
 frame that cannot be processed (bad shape, engine failure) gives an error Prediction instead of
@@ -82,6 +85,19 @@ class FramePipeline:
         self.model = engine.card.name
         self.backend = f"{engine.backend}/{engine.precision}"
 
+    def idle(self, stop: Callable[[], bool] | None = None) -> bool:
+        """Run a stage's deferred work (``idle(stop)`` of the preprocessor: the ultrasound stage's
+        sector re-estimate, in steps) until ``stop()`` says a frame is waiting; True when there was some."""
+        idle = getattr(self.preprocess, "idle", None)
+        return bool(idle(stop)) if idle is not None else False
+
+    def reset(self) -> None:
+        """A new stream: forget the per-stream state of the stages that keep some."""
+        for stage in {id(s): s for s in (self.preprocess, self.postprocess)}.values():
+            reset = getattr(stage, "reset", None)
+            if reset is not None:
+                reset()
+
     def error_result(self, frame_index: int, timestamp: float, message: str) -> Prediction:
         return Prediction(
             frame_index=frame_index,
@@ -119,6 +135,7 @@ class FramePipeline:
         t3 = clock()
         timings = {
             "decode": frame.decode_ms,
+            "wait": max(0.0, (t0 - frame.arrival) * 1e3),
             "preprocess": (t1 - t0) * 1e3,
             "infer": (t2 - t1) * 1e3,
             "postprocess": (t3 - t2) * 1e3,

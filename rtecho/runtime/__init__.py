@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,11 @@ from rtecho.runtime.base import (
 )
 from rtecho.runtime.model_file import list_models, load_card, resolve_model, sha256_file
 
+log = logging.getLogger(__name__)
+
+#: The classifier ``rtecho run`` uses when none is named (the bench's full-resolution rows use it too).
+DEFAULT_MODEL = "darts2"
+
 
 def default_backend() -> str:
     """The first installed backend in order of preference (ONNX Runtime when installed)."""
@@ -37,12 +43,15 @@ def load_engine(
     backend: str | None = None,
     precision: str = "fp32",
     verify: bool = True,
+    warn: bool = True,
     **options: Any,
 ) -> Engine:
     """Load a model (an ONNX path, or a name in ``engines/``) on a backend; returns an unopened engine.
 
     The model card beside the file is loaded and the file's sha256 checked against it. Options go to
     the backend (for ONNX Runtime: ``threads``, ``spinning``; for OpenVINO: ``threads``, ``hint``).
+    A precision the backend runs but does not offer for this model (slower than fp32 there: see
+    ``Engine.not_offered``) loads with a logged warning unless ``warn=False``.
     """
     if precision not in PRECISIONS:
         raise EngineError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
@@ -50,10 +59,17 @@ def load_engine(
     card = load_card(path, verify=verify)
     spec = get_backend(backend or default_backend())
     cls = spec.load_class()
-    return cls(path, card, precision=precision, **options)
+    engine = cls(path, card, precision=precision, **options)
+    why = cls.not_offered(card, precision) if warn else None
+    if why:
+        log.warning(
+            "%s/%s is not offered for %s: %s; running it as asked", spec.name, precision, card.name, why
+        )
+    return engine
 
 
 __all__ = [
+    "DEFAULT_MODEL",
     "PRECISIONS",
     "BackendSpec",
     "Engine",

@@ -137,6 +137,23 @@ class Engine(abc.ABC):
     def _device(self) -> str:
         return "cpu"
 
+    @classmethod
+    def not_offered(cls, card: ModelCard, precision: str) -> str | None:
+        """Why this backend does not offer ``precision`` of ``card``'s model although it can run it
+        (None: offered). Here: the card's variant section lists the backends on which the variant
+        was measured no faster than fp32 (``extra.variants[precision].slower_than_fp32``, written by
+        ``python -m rtecho.bench --record-variants``); a backend adds its own facts."""
+        if precision == "fp32":
+            return None
+        slow = card.extra.get("variants", {}).get(precision, {}).get("slower_than_fp32", {})
+        m = slow.get(cls.backend) if isinstance(slow, dict) else None
+        if m is None:
+            return None
+        return (
+            f"{precision} of {card.name!r} measured no faster than fp32 on {cls.backend} "
+            f"(infer p50 {m.get('infer_ms', '?')} ms vs fp32 {m.get('fp32_infer_ms', '?')} ms)"
+        )
+
     @abc.abstractmethod
     def _open(self) -> None: ...
 

@@ -10,7 +10,8 @@ Low-latency settings for a few cores, each a choice measured with ``python -m rt
   core that the reader thread needs; with one intra-op thread it makes no difference anyway.
 - ``ORT_ENABLE_ALL`` graph optimisation (constant folding, Conv+BN+activation fusion, layout
   transformation to NCHWc), CPU memory arena and memory patterns on (allocation-free steady state).
-- int8 runs the QDQ graph ``NAME.int8.onnx`` beside the fp32 one.
+- int8 runs the QDQ graph ``NAME.int8.onnx`` beside the fp32 one; one with s8 activations (the
+  OpenVINO/TensorRT form) is not offered here (:meth:`OrtEngine.not_offered`): it is slower than fp32.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rtecho._lazy import require
 from rtecho.errors import EngineError, first_line
 from rtecho.runtime.base import Engine
 from rtecho.runtime.model_file import check_variant
+from rtecho.types import ModelCard
 
 
 def default_threads() -> int:
@@ -36,6 +38,20 @@ class OrtEngine(Engine):
 
     backend: ClassVar[str] = "onnxruntime"
     precisions: ClassVar[tuple[str, ...]] = ("fp32", "int8")
+
+    @classmethod
+    def not_offered(cls, card: ModelCard, precision: str) -> str | None:
+        """INT8 with s8 activations is not offered: ONNX Runtime's fast x86 INT8 kernels (VNNI, MLAS)
+        take u8 activations; an s8-activation Q/DQ graph (the OpenVINO/TensorRT form) runs 1.7-3x
+        slower than fp32 here (``benchmarks/INT8.md``)."""
+        if precision == "int8":
+            variant = card.extra.get("variants", {}).get("int8", {})
+            if variant.get("activations", "s8") == "s8":
+                return (
+                    f"int8 of {card.name!r} has s8 activations (tuned for {variant.get('tuned_for', '?')}); "
+                    "ONNX Runtime's x86 INT8 kernels take u8 activations, so it runs slower than fp32 here"
+                )
+        return super().not_offered(card, precision)
 
     def _open(self) -> None:
         ort = require("onnxruntime", "onnx", "the onnxruntime backend")

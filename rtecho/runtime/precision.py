@@ -269,3 +269,34 @@ def record_variant(
     new = ModelCard.from_dict(card.to_dict() | {"extra": extra})
     new.save(card_path_for(model_path))
     return new
+
+
+def record_speed(
+    model_path: str | Path, precision: str, backend: str, measured: Mapping[str, Any] | None
+) -> ModelCard:
+    """Record in the card whether ``precision`` measured slower than fp32 on ``backend``:
+    ``measured`` (infer_ms, fp32_infer_ms, speedup) puts the backend under
+    ``extra.variants[precision].slower_than_fp32``, where :meth:`Engine.not_offered` reads it; None
+    removes it. The variant's file and sha256 stay as they are; a precision without a variant file
+    of its own (OpenVINO's bf16 compiles the fp32 graph) is not recorded (returns the card as is)."""
+    model_path = Path(model_path)
+    card = ModelCard.load(card_path_for(model_path))
+    extra = dict(card.extra)
+    variants = dict(extra.get("variants", {}))
+    variant = dict(variants.get(precision, {}))
+    if "file" not in variant:
+        return card
+    slow = dict(variant.get("slower_than_fp32", {}))
+    if measured is None:
+        slow.pop(backend, None)
+    else:
+        slow[backend] = {k: measured[k] for k in ("infer_ms", "fp32_infer_ms", "speedup") if k in measured}
+    if slow:
+        variant["slower_than_fp32"] = slow
+    else:
+        variant.pop("slower_than_fp32", None)
+    variants[precision] = variant
+    extra["variants"] = variants
+    new = ModelCard.from_dict(card.to_dict() | {"extra": extra})
+    new.save(card_path_for(model_path))
+    return new

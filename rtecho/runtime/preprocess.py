@@ -57,14 +57,18 @@ def resize_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
     return idx, w.astype(np.float32)
 
 
-def to_channels(image: np.ndarray, channels: int) -> np.ndarray:
-    """uint8 HxW or HxWx3 -> float32 HxW (channels=1, luma) or HxWx3 (channels=3)."""
+def to_channels(image: np.ndarray, channels: int, planes: np.ndarray | None = None) -> np.ndarray:
+    """uint8 HxW or HxWx3 -> float32 HxW (channels=1, luma) or HxWx3 (channels=3). ``planes``: the
+    RGB image's channels as a 3xHxW array, when the caller has them already."""
     if channels == 1:
         if image.ndim == 2:
             return image.astype(np.float32)
-        out = image[:, :, 0] * LUMA[0]
-        out += image[:, :, 1] * LUMA[1]
-        out += image[:, :, 2] * LUMA[2]
+        # de-interleaved first: the same products and sums, 3-4x faster on contiguous planes
+        if planes is None:
+            planes = np.ascontiguousarray(np.moveaxis(image, 2, 0))
+        out = planes[0] * LUMA[0]
+        out += planes[1] * LUMA[1]
+        out += planes[2] * LUMA[2]
         return out
     if image.ndim == 2:
         return np.repeat(image.astype(np.float32)[:, :, None], 3, axis=2)
@@ -102,14 +106,32 @@ class Preprocessor:
         self._scale = (1.0 / (255.0 * std)).astype(np.float32)
         self._offset = (-np.asarray(card.mean, np.float32) / std).astype(np.float32)
 
-    def __call__(self, image: np.ndarray, roi: tuple[int, int, int, int] | None = None) -> np.ndarray:
-        """Preprocess ``image`` (optionally cropped to ``roi`` = (top, left, height, width))."""
+    def __call__(
+        self,
+        image: np.ndarray,
+        roi: tuple[int, int, int, int] | None = None,
+        keep: np.ndarray | None = None,
+        planes: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Preprocess ``image`` (optionally cropped to ``roi`` = (top, left, height, width)); pixels
+        where the boolean ``keep`` (the size of the cropped image) is False count as black, as if
+        they had been set to 0 in ``image`` (the ultrasound stage blanks outside the sector so).
+        ``planes``: an RGB ``image``'s channels as 3xHxW (uncropped), when the caller has them."""
         image = check_image(image)
+        if planes is not None and planes.shape != (3, *image.shape[:2]):
+            raise ValueError(f"planes {planes.shape} do not match the image {image.shape}")
         if roi is not None:
             top, left, hh, ww = roi
             image = image[top : top + hh, left : left + ww]
             check_image(image, "cropped frame")
-        x = resize(to_channels(image, self.channels), self.size_hw)
+            if planes is not None:
+                planes = planes[:, top : top + hh, left : left + ww]
+        x = to_channels(image, self.channels, planes)
+        if keep is not None:
+            if keep.shape != image.shape[:2]:
+                raise ValueError(f"keep mask {keep.shape} does not match the image {image.shape[:2]}")
+            x = x * (keep if x.ndim == 2 else keep[..., None])  # exact: x * 1 = x, x * 0 = 0 (x >= 0)
+        x = resize(x, self.size_hw)
         if x.ndim == 2:
             x = x[None]
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Generator
 
 import numpy as np
 
@@ -32,7 +33,27 @@ def fit_sector(
     size_hw: tuple[int, int],
     rng: np.random.Generator,
 ) -> Sector | None:
-    """The fan on a downsampled frame (factor ``f``), or None (not a fan).
+    """The fan on a downsampled frame (factor ``f``), or None (not a fan): :func:`fit_sector_steps`
+    run to its end."""
+    steps = fit_sector_steps(comp, raw, content, mean, f, size_hw, rng)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def fit_sector_steps(
+    comp: np.ndarray,
+    raw: np.ndarray,
+    content: np.ndarray,
+    mean: np.ndarray,
+    f: int,
+    size_hw: tuple[int, int],
+    rng: np.random.Generator,
+) -> Generator[None, None, Sector | None]:
+    """The fan on a downsampled frame (factor ``f``), or None (not a fan), yielding between the
+    candidates (a few ms each) so that a deferred estimate can pause.
 
     ``comp``: the image component (opened); ``raw``: all content above the threshold, furniture
     lines removed; ``content``: the opened content; ``mean``: the block means. Candidates come from
@@ -43,17 +64,21 @@ def fit_sector(
     tip = apex_tip(comp, f)
     parts = thin_parts(raw, content)
     cands = []
+    yield
     if edges is not None:
         cands.append(_candidate(edges, True, comp, parts, content, f, size_hw))
+        yield
     if tip is not None and (edges is None or math.hypot(edges[0] - tip[0], edges[1] - tip[1]) > 3 * f):
         a0, a1 = (-45.0, 45.0) if edges is None else edges[2:]
         cands.append(_candidate((*tip, a0, a1), False, comp, parts, content, f, size_hw))
+        yield
     # evidence: opened content and thin structures of some size (far arcs), not ticks or specks
     thin, labels, areas = parts
     evidence = content | (areas >= 5)[labels] & thin
     sparse = sparse_apex(raw, f)
     if sparse is not None:
         cands.append(_sparse_candidate(sparse, comp, evidence, parts, content, f, size_hw))
+        yield
     cands = [c for c in cands if c is not None]
     if not cands:
         return None

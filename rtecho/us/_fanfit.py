@@ -9,6 +9,7 @@ or speckle), robust to a few stray pixels. Works in the coordinates of the full-
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -65,11 +66,19 @@ def fit_edges(
 
 
 def polar(shape: tuple[int, int], ax: float, ay: float, f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Radius (full-size px), angle (degrees from down) and below-apex flag of each small pixel."""
-    hs, ws = shape
+    """Radius (full-size px), angle (degrees from down) and below-apex flag of each small pixel
+    (read-only arrays, cached: the candidates of one estimate ask for the same apex several times)."""
+    return _polar(int(shape[0]), int(shape[1]), float(ax), float(ay), int(f))
+
+
+@lru_cache(maxsize=8)
+def _polar(hs: int, ws: int, ax: float, ay: float, f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     py = (np.arange(hs, dtype=np.float32)[:, None] + 0.5) * f - ay
     px = (np.arange(ws, dtype=np.float32)[None, :] + 0.5) * f - ax
-    return np.hypot(px, py), np.degrees(np.arctan2(px, py)), np.broadcast_to(py > 0, (hs, ws))
+    rr, th = np.hypot(px, py), np.degrees(np.arctan2(px, py))
+    rr.setflags(write=False)
+    th.setflags(write=False)
+    return rr, th, np.broadcast_to(py > 0, (hs, ws))
 
 
 def thin_parts(above: np.ndarray, opened: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

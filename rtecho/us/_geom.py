@@ -28,12 +28,25 @@ def block_factor(size_hw: tuple[int, int], target: int = 192) -> int:
 
 
 def block_mean(a: np.ndarray, f: int) -> np.ndarray:
-    """Mean over f x f blocks (the image is cropped to a multiple of f); float32."""
+    """Mean over f x f blocks (the image is cropped to a multiple of f); float32.
+
+    Integer and boolean input is summed exactly in integers, rows of each block first (f adds of
+    whole rows: one pass over the pixels), then columns; the sum times ``1 / f^2`` in float32 is
+    the same number as the float path gives (both sums are exact)."""
     if f == 1:
         return a.astype(np.float32, copy=False)
     h, w = a.shape[0] // f * f, a.shape[1] // f * f
     if h == 0 or w == 0:
         return a.astype(np.float32)
+    if a.dtype == np.bool_ or np.issubdtype(a.dtype, np.integer) and a.dtype.itemsize == 1:
+        acc_t = np.uint16 if f * f * 255 < 65536 else np.uint32
+        rows = a[0:h:f, :w].astype(acc_t)
+        for i in range(1, f):
+            rows += a[i:h:f, :w]
+        sums = rows[:, 0::f].copy()
+        for j in range(1, f):
+            sums += rows[:, j::f]
+        return sums.astype(np.float32) * np.float32(1.0 / (f * f))
     # f*f strided adds: ~10x faster than reshape().mean() here, and exact for integer input
     acc = np.zeros((h // f, w // f, *a.shape[2:]), np.float32)
     for i in range(f):
@@ -55,52 +68,65 @@ def box_blur(a: np.ndarray, r: int) -> np.ndarray:
     return ((c[:, 2 * r + 1 :] - c[:, : -2 * r - 1]) / (2 * r + 1)).astype(np.float32)
 
 
-def _runs(row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    d = np.diff(np.concatenate([[0], row.view(np.int8), [0]]))
-    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)  # [start, end)
+def _row_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Horizontal runs of True: (row, start, end) arrays, end exclusive, in raster order."""
+    h, w = mask.shape
+    p = np.zeros((h, w + 2), np.int8)
+    p[:, 1:-1] = mask
+    d = np.diff(p, axis=1)
+    ys, xs = np.nonzero(d == 1)
+    _, xe = np.nonzero(d == -1)  # same order: row by row, left to right
+    return ys, xs, xe
+
+
+def _fill_runs(
+    shape: tuple[int, int], ys: np.ndarray, xs: np.ndarray, xe: np.ndarray, values: np.ndarray
+) -> np.ndarray:
+    """An int32 image holding ``values[k]`` on run k and 0 elsewhere (prefix sums of +v/-v at the run ends)."""
+    h, w = shape
+    acc = np.zeros(h * w + 1, np.int64)
+    acc[ys * w + xs] += values  # starts are distinct, and so are ends (an end may be the next start)
+    acc[ys * w + xe] -= values
+    return np.cumsum(acc[:-1]).astype(np.int32).reshape(h, w)
 
 
 def components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """8-connected components of a boolean mask by run-length union-find.
+    """8-connected components of a boolean mask, by run-length union-find (vectorised).
 
-    Returns ``(labels, areas)``: an int32 label image (0 = background, 1..n) and the area of each
-    label (``areas[0]`` is 0).
+    Runs are numbered in raster order; runs of neighbouring rows are joined when ``[s, e)`` and
+    ``[ps, pe)`` touch (``s <= pe`` and ``ps <= e``); each tree is hooked under its smallest run
+    (hook and compress until no join crosses two trees), so a component's label is the rank of its
+    first run in raster order. Returns ``(labels, areas)``: an int32 label image (0 = background,
+    1..n) and the area of each label (``areas[0]`` is 0).
     """
-    h, _ = mask.shape
-    parent: list[int] = [0]
-    run_rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-    for y in range(h):
-        s, e = _runs(np.ascontiguousarray(mask[y]))
-        ids = np.arange(len(parent), len(parent) + len(s))
-        parent.extend(ids.tolist())
-        if prev is not None and len(s) and len(prev[0]):
-            ps, pe, pid = prev
-            # 8-connectivity: runs [s, e) and [ps, pe) touch when s <= pe and ps <= e.
-            lo = np.searchsorted(pe, s, side="left")
-            hi = np.searchsorted(ps, e, side="right")
-            for k in range(len(s)):
-                for j in range(lo[k], hi[k]):
-                    a, b = find(int(ids[k])), find(int(pid[j]))
-                    if a != b:
-                        parent[max(a, b)] = min(a, b)
-        prev = (s, e, ids)
-        run_rows.append(prev)
-    roots = np.array([find(i) for i in range(len(parent))], np.int64)
-    uniq, compact = np.unique(roots, return_inverse=True)
-    compact = compact.astype(np.int32)  # root 0 (background) maps to 0 since it is the smallest root
-    labels = np.zeros(mask.shape, np.int32)
-    for y, (s, e, ids) in enumerate(run_rows):
-        for k in range(len(s)):
-            labels[y, s[k] : e[k]] = compact[ids[k]]
-    areas = np.bincount(labels.ravel(), minlength=len(uniq)).astype(np.int64)
+    h, w = mask.shape
+    ys, xs, xe = _row_runs(mask)
+    n = len(ys)
+    if n == 0:
+        return np.zeros(mask.shape, np.int32), np.zeros(1, np.int64)
+    stride = w + 2
+    # for run k in row y: the runs j of row y - 1 with pe_j >= s_k and ps_j <= e_k (keys row*stride + x)
+    lo = np.searchsorted(ys * stride + xe, (ys - 1) * stride + xs, side="left")
+    hi = np.searchsorted(ys * stride + xs, (ys - 1) * stride + xe, side="right")
+    cnt = np.maximum(hi - lo, 0)
+    cnt[ys == 0] = 0
+    a = np.repeat(np.arange(n), cnt)
+    b = np.repeat(lo, cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    parent = np.arange(n)
+    while len(a):
+        pa, pb = parent[a], parent[b]
+        cross = pa != pb
+        if not cross.any():
+            break
+        np.minimum.at(parent, np.maximum(pa, pb)[cross], np.minimum(pa, pb)[cross])
+        while True:  # pointer jumping: every run points at its tree's root
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent = jumped
+    _, compact = np.unique(parent, return_inverse=True)
+    labels = _fill_runs(mask.shape, ys, xs, xe, compact.astype(np.int64) + 1)
+    areas = np.bincount(labels.ravel(), minlength=int(compact.max()) + 2).astype(np.int64)
     areas[0] = 0
     return labels, areas
 
@@ -157,19 +183,29 @@ def flat_traces(mask: np.ndarray, min_width: float = 0.3, max_spread: float = 2.
     out = np.zeros(mask.shape, bool)
     ws = mask.shape[1]
     ys, xs = np.nonzero(labels)
+    if len(ys) == 0:
+        return out
     lab = labels[ys, xs]
+    n = len(areas)
+    big = np.iinfo(np.int64).max
+    x0, y0 = np.full(n, big), np.full(n, big)
+    x1, y1 = np.full(n, -1), np.full(n, -1)
+    np.minimum.at(x0, lab, xs)
+    np.maximum.at(x1, lab, xs)
+    np.minimum.at(y0, lab, ys)
+    np.maximum.at(y1, lab, ys)
+    bars = (areas > 0) & (x1 - x0 < 4) & (y1 - y0 + 1 > 3 * (x1 - x0 + 1)) & (y1 - y0 >= 6)
+    n_cols = np.bincount(np.unique(lab.astype(np.int64) * ws + xs) // ws, minlength=n)
+    wide = (areas > 0) & ~bars & (n_cols >= min_width * ws) & (areas <= 4 * n_cols)
+    out[bars[labels]] = True
+    if not wide.any():
+        return out
     order = np.argsort(lab, kind="stable")
-    bounds = np.searchsorted(lab[order], np.arange(len(areas) + 1))
-    for k in np.flatnonzero(areas):
+    bounds = np.searchsorted(lab[order], np.arange(n + 1))
+    for k in np.flatnonzero(wide):  # few: wide, thin components
         idx = order[bounds[k] : bounds[k + 1]]
         cx, cy = xs[idx], ys[idx]
-        x0, x1, y0, y1 = cx.min(), cx.max(), cy.min(), cy.max()
-        if x1 - x0 < 4 and y1 - y0 + 1 > 3 * (x1 - x0 + 1) and y1 - y0 >= 6:
-            out[cy, cx] = True
-            continue
         cols = np.unique(cx)
-        if len(cols) < min_width * ws or areas[k] > 4 * len(cols):
-            continue
         mean_y = np.bincount(cx, weights=cy, minlength=ws)[cols] / np.bincount(cx, minlength=ws)[cols]
         q1, q3 = np.percentile(mean_y, [25, 75])
         if q3 - q1 <= max_spread:
@@ -179,17 +215,8 @@ def flat_traces(mask: np.ndarray, min_width: float = 0.3, max_spread: float = 2.
 
 def _run_lengths(mask: np.ndarray) -> np.ndarray:
     """Length of the horizontal run of True each pixel belongs to (0 outside the mask)."""
-    h, w = mask.shape
-    p = np.zeros((h, w + 2), np.int8)
-    p[:, 1:-1] = mask
-    d = np.diff(p, axis=1)
-    out = np.zeros((h, w), np.int32)
-    ys, xs = np.nonzero(d == 1)
-    ye, xe = np.nonzero(d == -1)  # same order: row by row, left to right
-    for y, s, e in zip(ys, xs, xe, strict=True):
-        out[y, s:e] = e - s
-    del ye
-    return out
+    ys, xs, xe = _row_runs(mask)
+    return _fill_runs(mask.shape, ys, xs, xe, (xe - xs).astype(np.int64))
 
 
 def vertical_bars(mask: np.ndarray, max_width: int = 4, min_height: int = 10) -> np.ndarray:

@@ -67,25 +67,29 @@ class Sector:
 
     def mask(self, size_hw: tuple[int, int] | None = None) -> np.ndarray:
         """Boolean mask of the region, on a frame of ``size_hw`` (default: the size it was found on)."""
+        return self.region(size_hw).copy()
+
+    def region(self, size_hw: tuple[int, int] | None = None) -> np.ndarray:
+        """:meth:`mask` as a read-only array, computed once per frame size (a stream asks for the same
+        sector's mask on every frame, at the frame's size and at the downsampled size)."""
         h, w = (int(v) for v in (size_hw or self.size_hw))
+        cache: dict = self.__dict__.setdefault("_regions", {})
+        m = cache.get((h, w))
+        if m is None:
+            m = self._box_mask(h, w) if self.kind == "box" else _fan_mask(self, h, w)
+            m.setflags(write=False)
+            if len(cache) >= 4:
+                cache.pop(next(iter(cache)))
+            cache[(h, w)] = m
+        return m
+
+    def _box_mask(self, h: int, w: int) -> np.ndarray:
+        assert self.box is not None
         sy, sx = h / self.size_hw[0], w / self.size_hw[1]
-        if self.kind == "box":
-            assert self.box is not None
-            top, left, bh, bw = self.box
-            m = np.zeros((h, w), bool)
-            m[round(top * sy) : round((top + bh) * sy), round(left * sx) : round((left + bw) * sx)] = True
-            return m
-        ys = (np.arange(h, dtype=np.float32)[:, None] + 0.5) / sy - self.apex_xy[1]
-        xs = (np.arange(w, dtype=np.float32)[None, :] + 0.5) / sx - self.apex_xy[0]
-        rr = np.hypot(xs, ys)
-        th = np.degrees(np.arctan2(xs, ys))
-        return (
-            (rr < self.radius)
-            & (rr >= self.inner_radius)
-            & (th >= self.angle_start_deg)
-            & (th <= self.angle_end_deg)
-            & (ys > 0)
-        )
+        top, left, bh, bw = self.box
+        m = np.zeros((h, w), bool)
+        m[round(top * sy) : round((top + bh) * sy), round(left * sx) : round((left + bw) * sx)] = True
+        return m
 
     @cached_property
     def bbox(self) -> tuple[int, int, int, int]:
@@ -93,7 +97,7 @@ class Sector:
         if self.kind == "box":
             assert self.box is not None
             return self.box
-        m = self.mask()
+        m = self.region()
         rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
         if len(rows) == 0:
             return (0, 0, self.size_hw[0], self.size_hw[1])
@@ -101,7 +105,7 @@ class Sector:
 
     def iou(self, other: Sector) -> float:
         """Intersection over union of the two regions, on this sector's frame size."""
-        a, b = self.mask(), other.mask(self.size_hw)
+        a, b = self.region(), other.region(self.size_hw)
         union = np.logical_or(a, b).sum()
         return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
@@ -109,7 +113,7 @@ class Sector:
         """``image`` with everything outside the region set to 0 (``blank``), cropped to ``bbox`` (``crop``)."""
         image = check_image(image)
         if blank:
-            m = self.mask(image.shape[:2])
+            m = self.region(image.shape[:2])
             image = np.where(m[..., None] if image.ndim == 3 else m, image, 0).astype(np.uint8)
         if crop:
             top, left, hh, ww = self.scaled_bbox(image.shape[:2])
@@ -129,3 +133,97 @@ class Sector:
             max(1, min(size_hw[0] - top2, round(h * sy))),
             max(1, min(size_hw[1] - left2, round(w * sx))),
         )
+
+
+# -- the fan's mask ------------------------------------------------------------------------------
+#: Columns evaluated pixel by pixel on each side of a row's analytic boundary (float rounding).
+_BAND = 2
+
+
+def _fan_inside(s: Sector, h: int, w: int, yi: np.ndarray, xi: np.ndarray) -> np.ndarray:
+    """The region test of pixels (``yi``, ``xi``) on an ``h`` x ``w`` frame: pixel centres in the
+    sector's coordinates, in float32 (the same arithmetic for a pixel wherever it is evaluated)."""
+    sy, sx = h / s.size_hw[0], w / s.size_hw[1]
+    ys = (yi.astype(np.float32) + 0.5) / sy - s.apex_xy[1]
+    xs = (xi.astype(np.float32) + 0.5) / sx - s.apex_xy[0]
+    rr = np.hypot(xs, ys)
+    th = np.degrees(np.arctan2(xs, ys))
+    return (
+        (rr < s.radius)
+        & (rr >= s.inner_radius)
+        & (th >= s.angle_start_deg)
+        & (th <= s.angle_end_deg)
+        & (ys > 0)
+    )
+
+
+def _fan_mask(s: Sector, h: int, w: int) -> np.ndarray:
+    """The annular sector's mask. Each row ``y`` (``py`` below the apex) is the interval
+    ``max(py tan a0, -c) <= px <= min(py tan a1, c)`` with ``c = sqrt(R^2 - py^2)``, less
+    ``|px| < sqrt(r^2 - py^2)`` for an inner radius ``r``: filled from those bounds, with the
+    :data:`_BAND` columns around each bound (and whole rows near the apex or a radius) evaluated pixel
+    by pixel with :func:`_fan_inside`, so the mask is the per-pixel test's exactly, at a fraction of the
+    cost of evaluating every pixel."""
+    if max(-s.angle_start_deg, s.angle_end_deg) > 80.0:
+        yi, xi = np.indices((h, w))
+        return _fan_inside(s, h, w, yi, xi)
+    sy, sx = h / s.size_hw[0], w / s.size_hw[1]
+    ax, ay = s.apex_xy
+    r_out, r_in = float(s.radius), float(s.inner_radius)
+    py = (np.arange(h) + 0.5) / sy - ay
+    t0, t1 = np.tan(np.radians(s.angle_start_deg)), np.tan(np.radians(s.angle_end_deg))
+    c = np.sqrt(np.maximum(r_out**2 - py**2, 0.0))
+    lo, hi = np.maximum(py * t0, -c), np.minimum(py * t1, c)
+    d = np.sqrt(np.maximum(r_in**2 - py**2, 0.0)) if r_in > 0 else np.zeros(h)
+
+    def col(px: np.ndarray) -> np.ndarray:  # the column whose centre is at px
+        return (px + ax) * sx - 0.5
+
+    m = np.zeros((h, w), bool)
+    tol = 2.0 / min(sx, sy)
+    near = (np.abs(py) < tol) | (np.abs(py - r_out) < tol) | ((r_in > 0) & (np.abs(py - r_in) < tol))
+    rows = np.flatnonzero((py > 0) & ~near)
+    edges = [col(lo[rows]), col(hi[rows])]
+    inner = np.flatnonzero(d[rows] > 0)
+    # filled parts: [lo, hi] less the hole (-d, d), shrunk by the band
+    starts = [np.ceil(edges[0]) + _BAND]
+    ends = [np.floor(edges[1]) - _BAND + 1]
+    seg_rows = [rows]
+    if len(inner):
+        dl, dr = col(-d[rows][inner]), col(d[rows][inner])
+        edges += [dl, dr]
+        starts[0][inner] = np.ceil(edges[0][inner]) + _BAND
+        ends[0][inner] = np.minimum(ends[0][inner], np.floor(dl) - _BAND + 1)
+        starts.append(np.maximum(np.ceil(dr) + _BAND, np.ceil(edges[0][inner]) + _BAND))
+        ends.append(np.floor(edges[1][inner]) - _BAND + 1)
+        seg_rows.append(rows[inner])
+    a = np.clip(np.concatenate(starts), 0, w).astype(np.int64)
+    b = np.clip(np.concatenate(ends), 0, w).astype(np.int64)
+    ok = b > a
+    _fill(m, np.concatenate(seg_rows)[ok], a[ok], b[ok])
+    # the bands and the rows near the apex or a radius: pixel by pixel
+    band_rows = [rows] * 2 + ([rows[inner]] * 2 if len(inner) else [])
+    ys, xs = [], []
+    offsets = np.arange(-_BAND - 1, _BAND + 2)
+    for r, e in zip(band_rows, edges, strict=True):
+        x = np.floor(e)[:, None].astype(np.int64) + offsets[None, :]
+        ys.append(np.repeat(r, len(offsets)))
+        xs.append(x.ravel())
+    full = np.flatnonzero(near & (py > -tol))
+    ys.append(np.repeat(full, w))
+    xs.append(np.tile(np.arange(w), len(full)))
+    yi, xi = np.concatenate(ys), np.concatenate(xs)
+    keep = (xi >= 0) & (xi < w)
+    yi, xi = yi[keep], xi[keep]
+    m[yi, xi] = _fan_inside(s, h, w, yi, xi)
+    return m
+
+
+def _fill(m: np.ndarray, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
+    """Set ``m[rows[k], starts[k]:ends[k]] = True``: +1/-1 at the run ends of the flattened rows
+    (each run lies within its row), then one prefix sum."""
+    h, w = m.shape
+    acc = np.zeros(h * (w + 1), np.int16)
+    np.add.at(acc, rows * (w + 1) + starts, 1)
+    np.add.at(acc, rows * (w + 1) + ends, -1)
+    m |= np.cumsum(acc, dtype=np.int16).reshape(h, w + 1)[:, :w] > 0

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtecho.types import CLASSIFIED_MODES, check_image
-from rtecho.us._geom import block_factor, block_mean, box_blur, channel_max, channel_min, gray
+from rtecho.types import CLASSIFIED_MODES
+from rtecho.us._geom import block_factor, box_blur
+from rtecho.us._screen import ScreenFrame
 from rtecho.us.sector import Sector
 
 
@@ -132,14 +133,14 @@ class ModeGate:
         thin = 1 <= full.sum() <= 2 and len(wide) <= 0.1 * hs
         return ("spectral_doppler" if thin else None), stats
 
-    def __call__(self, image: np.ndarray, sector: Sector | None = None) -> ModeResult:
-        """The mode of ``image`` (the next frame of the stream)."""
-        image = check_image(image)
-        h, w = image.shape[:2]
-        f = block_factor((h, w), self.target)
-        small = block_mean(gray(image), f)
+    def __call__(self, image: np.ndarray | ScreenFrame, sector: Sector | None = None) -> ModeResult:
+        """The mode of ``image`` (the next frame of the stream; a :class:`ScreenFrame` shares its
+        downsampled copies with the sector tracker)."""
+        frame = ScreenFrame.of(image)
+        f = block_factor(frame.size_hw, self.target)
+        small = frame.small(f)
         hs, ws = small.shape
-        region = sector.mask((hs, ws)) if sector is not None else np.ones((hs, ws), bool)
+        region = sector.region((hs, ws)) if sector is not None else np.ones((hs, ws), bool)
         if not region.any():
             region = np.ones((hs, ws), bool)
         inside = small[region]
@@ -158,10 +159,10 @@ class ModeGate:
         stats.update(tstats)
         if trace is not None:
             return ModeResult(trace, stats)
-        if image.ndim == 3:
-            chroma = channel_max(image) - channel_min(image)  # uint8: max >= min, no wrap-around
+        colour = frame.colour(f, self.chroma)
+        if colour is not None:
             # more than half of a block coloured: thin coloured lines (outlines, text) do not count
-            col = block_mean((chroma > self.chroma).astype(np.float32), f) > 0.5
+            col = colour > 0.5
             frac = float(col[region].mean())
             stats["color"] = frac
             if frac > self.color_fraction:

@@ -34,15 +34,20 @@ the result is a ``box``: the bounding box of the content, or the whole frame.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Generator
+from typing import TypeVar
 
 import numpy as np
 
 from rtecho.types import check_image
-from rtecho.us._candidates import fit_sector
-from rtecho.us._geom import block_factor, block_mean, box_blur, components, flat_traces, gray, vertical_bars
+from rtecho.us._candidates import fit_sector_steps
+from rtecho.us._geom import block_factor, box_blur, components, flat_traces, vertical_bars
 from rtecho.us._region import KINDS, Sector
+from rtecho.us._screen import ScreenFrame
 
 __all__ = ["KINDS", "Sector", "SectorDetector", "detect_sector"]
+
+T = TypeVar("T")
 
 
 # -- detection ------------------------------------------------------------------------------------
@@ -103,14 +108,32 @@ def detect_sector(
     if any(im.shape[:2] != size_hw for im in frames):
         raise ValueError("detect_sector: all frames of a window must have the same size")
     f = block_factor(size_hw, target)
-    smalls = np.stack([block_mean(gray(im), f) for im in frames])
+    smalls = np.stack([ScreenFrame(im).small(f) for im in frames])
     return _detect_small(smalls, f, size_hw, threshold)
 
 
 def _detect_small(smalls: np.ndarray, f: int, size_hw: tuple[int, int], threshold: float) -> Sector:
+    return run_steps(_detect_steps(smalls, f, size_hw, threshold))
+
+
+def run_steps(steps: Generator[None, None, T]) -> T:
+    """Run a stepwise computation (a generator that yields between its phases) to its result."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def _detect_steps(
+    smalls: np.ndarray, f: int, size_hw: tuple[int, int], threshold: float
+) -> Generator[None, None, Sector]:
+    """:func:`detect_sector` on block means, yielding between its phases (a few ms each), so that a
+    deferred estimate can pause whenever a frame arrives (:meth:`SectorDetector.idle`)."""
     mean = smalls.mean(axis=0)
     above = mean > _level(mean, threshold)
     above &= ~(flat_traces(above) | vertical_bars(above))  # ECG trace, grey/colour scale bars
+    yield
     # Opening (3x3) removes thin lines (text strokes, ticks, far arcs) and thin bridges to the fan.
     raw = box_blur((box_blur(above.astype(np.float32), 1) > 0.99).astype(np.float32), 1) > 0.01
     mask = box_blur(raw.astype(np.float32), 1) > 0.2
@@ -121,12 +144,14 @@ def _detect_small(smalls: np.ndarray, f: int, size_hw: tuple[int, int], threshol
         std = box_blur(smalls.std(axis=0), 1)
         if np.median(std[mask]) > 0.5:  # the image moves: static components are furniture
             static = std < 0.25
+    yield
     comp = _choose_component(mask, static)
     if comp is None:
         return Sector.whole(size_hw)
     score = float(comp.mean())
     content = raw if static is None else raw & ~static
-    sector = fit_sector(
+    yield
+    sector = yield from fit_sector_steps(
         comp & raw,
         above if static is None else above & ~static,
         content,
@@ -144,11 +169,18 @@ class SectorDetector:
     """Tracks the sector of a stream: re-estimated from a running window and on geometry changes.
 
     Each :meth:`update` stores a downsampled copy of the frame; the sector is estimated on the
-    first frame, again once ``window`` frames are there (temporal variance separates static
-    furniture from the moving image), then every ``every`` frames. A cheap per-frame check
-    compares the content just inside and just outside the current border with what it was when the
-    sector was estimated; a change above ``change_threshold`` (depth or zoom change) restarts the
-    window from the current frame. A change of frame size resets everything.
+    first frame and again once ``window`` frames are there (temporal variance separates static
+    furniture from the moving image); after that only when the geometry may have changed: a cheap
+    per-frame check compares the content just inside and just outside the current border with what
+    it was when the sector was estimated, and a change above ``change_threshold`` (depth or zoom
+    change) restarts the window from the current frame. ``every`` (default None: never) adds a
+    re-estimate every that many frames. A change of frame size resets everything.
+
+    ``defer=True`` (the stream stage's setting) leaves the window re-estimate (and the periodic one)
+    to :meth:`idle`, which the stream processor calls when its worker has nothing to do, instead of
+    doing it inside the frame that completes the window: that frame keeps the current sector and no
+    frame pays for the estimate; an :meth:`update` that finds it still pending runs it first. A
+    geometry change is always re-estimated at once (the current sector is wrong).
 
     >>> import numpy as np
     >>> det = SectorDetector()
@@ -160,14 +192,15 @@ class SectorDetector:
     def __init__(
         self,
         window: int = 8,
-        every: int = 30,
+        every: int | None = None,
         change_threshold: float = 0.3,
         threshold: float = 1.0,
         target: int = 192,
+        defer: bool = False,
     ) -> None:
-        if window < 1 or every < 1:
+        if window < 1 or (every is not None and every < 1):
             raise ValueError("window and every must be >= 1")
-        self.window, self.every = window, every
+        self.window, self.every, self.defer = window, every, defer
         self.change_threshold, self.threshold, self.target = change_threshold, threshold, target
         self.reset()
 
@@ -180,6 +213,8 @@ class SectorDetector:
         self._ref: tuple[float, float] | None = None
         self._rings: tuple[np.ndarray, np.ndarray] | None = None
         self._level = self.threshold
+        self._job: Generator[None, None, Sector] | None = None  # a deferred estimate, in steps
+        self._job_age = 0
         self.n_estimates = 0
 
     def _ring_stats(self, small: np.ndarray) -> tuple[float, float]:
@@ -191,32 +226,80 @@ class SectorDetector:
             float(content[outer].mean()) if outer.any() else 0.0,
         )
 
-    def _estimate(self, f: int) -> Sector:
+    def _estimate_steps(self, f: int, full_size: bool) -> Generator[None, None, Sector]:
+        """Estimate from the window as it is now (a snapshot, taken here), then take the result;
+        ``full_size`` also computes the new sector's full-size mask and box, for the next frame."""
         assert self._size is not None
-        sector = _detect_small(np.stack(self._frames), f, self._size, self.threshold)
-        self.sector, self._since = sector, 0
+        return self._steps(np.stack(self._frames), self._frames[-1], self._size, f, full_size)
+
+    def _steps(
+        self, stack: np.ndarray, last: np.ndarray, size: tuple[int, int], f: int, full_size: bool
+    ) -> Generator[None, None, Sector]:
+        sector = yield from _detect_steps(stack, f, size, self.threshold)
+        yield
+        hs, ws = last.shape
+        m = sector.region((hs, ws)).astype(np.float32)
+        blurred = box_blur(m, 2)
+        grown, shrunk = blurred > 0.01, blurred > 0.99
+        rings = (m.astype(bool) & ~shrunk, grown & ~m.astype(bool))
+        if full_size:
+            yield
+            sector.region(size)
+            _ = sector.bbox
+        self.sector, self._since, self._rings = sector, 0, rings
         self.n_estimates += 1
-        hs, ws = self._frames[-1].shape
-        m = sector.mask((hs, ws)).astype(np.float32)
-        grown, shrunk = box_blur(m, 2) > 0.01, box_blur(m, 2) > 0.99
-        self._rings = (m.astype(bool) & ~shrunk, grown & ~m.astype(bool))
-        self._level = _level(self._frames[-1], self.threshold)
-        self._ref = self._ring_stats(self._frames[-1])
+        self._level = _level(last, self.threshold)
+        self._ref = self._ring_stats(last)
         return sector
 
-    def update(self, image: np.ndarray) -> Sector:
-        """Add one frame; returns the current sector estimate."""
-        image = check_image(image)
-        size = (int(image.shape[0]), int(image.shape[1]))
+    def _estimate(self, f: int) -> Sector:
+        self._job = None
+        return run_steps(self._estimate_steps(f, full_size=False))
+
+    def idle(self, stop: Callable[[], bool] | None = None) -> bool:
+        """Run a deferred re-estimate, step by step, until it is done or ``stop()`` says a frame is
+        waiting (it goes on at the next call); True when there was one. The new sector's full-size
+        mask and box are computed here too, so that the next frame finds them ready."""
+        if self._job is None:
+            return False
+        while True:
+            try:
+                next(self._job)
+            except StopIteration:
+                self._job = None
+                return True
+            if stop is not None and stop():
+                return True
+
+    def _due(self, f: int) -> Sector:
+        if not self.defer:
+            return self._estimate(f)
+        if self._job is None:
+            self._job, self._job_age = self._estimate_steps(f, full_size=True), 0
+        assert self.sector is not None
+        return self.sector
+
+    def update(self, image: np.ndarray | ScreenFrame) -> Sector:
+        """Add one frame (a :class:`ScreenFrame` shares its downsampled copy with the mode gate);
+        returns the current sector estimate."""
+        frame = ScreenFrame.of(image)
+        size = frame.size_hw
         if size != self._size:
             self.reset()
             self._size = size
+        if self._job is not None:  # deferred: from the window it was started on
+            self._job_age += 1
+            if self._job_age > self.window:  # no idle time for a window's worth of frames
+                run_steps(self._job)
+                self._job = None
         f = block_factor(size, self.target)
-        small = block_mean(gray(image), f)
+        small = frame.small(f)
         self._frames.append(small)
         self._since += 1
-        if self.sector is None or len(self._frames) == self.window and self.n_estimates == 1:
+        if self.sector is None:
             return self._estimate(f)
+        if len(self._frames) == self.window and self.n_estimates == 1:
+            return self._due(f)
         assert self._ref is not None
         inner, outer = self._ring_stats(small)
         if (
@@ -227,6 +310,6 @@ class SectorDetector:
             self._frames.append(small)
             self.n_estimates = 0
             return self._estimate(f)
-        if self._since >= self.every:
-            return self._estimate(f)
+        if self.every is not None and self._since >= self.every:
+            return self._due(f)
         return self.sector

@@ -24,7 +24,8 @@ import numpy as np
 
 from rtecho.pipeline.stages import Postprocessed, Prepared
 from rtecho.runtime.preprocess import LUMA, Preprocessor
-from rtecho.types import CLASSIFIED_MODES, Frame, ModelCard, check_image
+from rtecho.types import CLASSIFIED_MODES, Frame, ModelCard
+from rtecho.us._screen import ScreenFrame
 from rtecho.us.calibration import Calibration
 from rtecho.us.mode import ModeGate
 from rtecho.us.sector import Sector, SectorDetector
@@ -89,7 +90,9 @@ class UltrasoundPostprocessor:
 class UltrasoundPreprocessor:
     """Sector detection, crop and blank, mode gating, then the card's preprocessing.
 
-    ``__call__(image) -> Prepared``; ``sector`` and ``last_mode`` hold the latest results.
+    ``__call__(image) -> Prepared``; ``sector`` and ``last_mode`` hold the latest results. The
+    default detector defers its window re-estimate to :meth:`idle` (see
+    :class:`~rtecho.us.sector.SectorDetector`), which the stream processor calls between frames.
     """
 
     def __init__(
@@ -102,7 +105,7 @@ class UltrasoundPreprocessor:
         blank: bool = True,
     ) -> None:
         self.base = Preprocessor(card)
-        self.detector = detector or SectorDetector()
+        self.detector = detector or SectorDetector(defer=True)
         self.gate = gate or ModeGate()
         self.postprocessor = postprocessor
         self.crop, self.blank = crop, blank
@@ -115,12 +118,29 @@ class UltrasoundPreprocessor:
         return cls(engine.card, postprocessor=UltrasoundPostprocessor(engine.card, **post_kw))
 
     def __call__(self, image: np.ndarray) -> Prepared:
-        image = check_image(image)
-        self.sector = self.detector.update(image)
-        self.last_mode = self.gate(image, self.sector).mode
+        # One ScreenFrame: the tracker and the gate share its downsampled copy (one pass over the
+        # pixels); crop and blank are folded into the card's preprocessing (the same values as
+        # ``base(sector.apply(image))``: crop to the bounding box, outside pixels count as 0).
+        frame = ScreenFrame(image)
+        self.sector = self.detector.update(frame)
+        self.last_mode = self.gate(frame, self.sector).mode
         if self.last_mode not in CLASSIFIED_MODES:
             return Prepared(None, self.last_mode)
-        return Prepared(self.base(self.sector.apply(image, crop=self.crop, blank=self.blank)), self.last_mode)
+        image = frame.image
+        roi = self.sector.scaled_bbox(image.shape[:2]) if self.crop else None
+        keep = None
+        if self.blank:
+            keep = self.sector.region(image.shape[:2])
+            if roi is not None:
+                top, left, hh, ww = roi
+                keep = keep[top : top + hh, left : left + ww]
+        planes = frame.planes() if image.ndim == 3 else None  # de-interleaved once, for the gate already
+        return Prepared(self.base(image, roi=roi, keep=keep, planes=planes), self.last_mode)
+
+    def idle(self, stop: Callable[[], bool] | None = None) -> bool:
+        """Deferred work (the sector's window re-estimate), run by the stream processor when its worker
+        has no frame to process, until ``stop()`` says one is waiting; True when there was some."""
+        return self.detector.idle(stop) if hasattr(self.detector, "idle") else False
 
     def reset(self) -> None:
         """Forget the stream state (sector window, previous frames, smoother)."""

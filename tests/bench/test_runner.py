@@ -8,7 +8,7 @@ from rtecho.bench.clips import load_clip, load_sample_clip
 from rtecho.bench.multi import bench_batch, find_max_streams, run_streams
 from rtecho.bench.peak import GemmPeak, gemm_gflops, peak_for
 from rtecho.bench.plan import acceptance, plan_configs
-from rtecho.bench.runner import BenchConfig, attach_baselines, bench_config
+from rtecho.bench.runner import BenchConfig, BenchResult, attach_baselines, bench_config
 
 TINY = BenchConfig("tiny-untrained", "onnxruntime")
 
@@ -123,3 +123,63 @@ def test_accuracy_counts_each_clip_frame_once(clip):
         col.labels.append(label)
     exact, coarse_ok = col.accuracy(clip)
     assert exact == pytest.approx((n - 1) / n) and coarse_ok >= exact
+
+
+def test_screen_rows_run_the_ultrasound_stage_paced():
+    from rtecho.bench.clips import simulator_screen_clip
+    from rtecho.bench.plan import screen_acceptance
+    from rtecho.bench.report import format_screens
+    from rtecho.bench.runner import bench_screens
+
+    clip = simulator_screen_clip((120, 160), n_frames=4)
+    [row] = bench_screens(BenchConfig("tiny-untrained", "onnxruntime"), [clip], n_frames=10, warmup=2)
+    assert row.mode == "paced" and row.pace_fps == 30.0 and row.settings["ultrasound"] is True
+    assert row.frames + row.dropped == 10 and row.settings["screen"] == "160x120"
+    assert {"wait", "preprocess", "infer", "end_to_end"} <= set(row.latency)
+    table = format_screens([row])
+    assert "wait p50/p99" in table and "screen 160x120 (sim)" in table
+    [a] = screen_acceptance([row])
+    assert a["limit_ms"] == 13.0 and a["ok"] == (
+        a["e2e_p99_ms"] < 13.0 and a["late"] == 0 and a["dropped"] == 0
+    )
+
+
+def test_variant_check_flags_an_offered_variant_slower_than_fp32():
+    from rtecho.bench.plan import format_variant_check, variant_check
+    from rtecho.pipeline.timing import StageStats
+
+    def row(backend, precision, infer_ms, not_offered=None):
+        return BenchResult(
+            "m",
+            backend,
+            precision,
+            (8, 8),
+            None,
+            None,
+            "trained",
+            1,
+            "clip",
+            "lockstep",
+            None,
+            10,
+            0,
+            0,
+            None,
+            1.0,
+            {"infer": StageStats.of([infer_ms] * 3)},
+            not_offered=not_offered,
+        )
+
+    rows = [
+        row("openvino", "fp32", 2.0),
+        row("openvino", "int8", 3.0),  # offered and slower: the check fails
+        row("onnxruntime", "fp32", 1.0),
+        row("onnxruntime", "int8", 2.0, not_offered="s8 activations"),  # declared: fine
+    ]
+    got = {(v["backend"], v["precision"]): v for v in variant_check(rows)}
+    assert not got["openvino", "int8"]["ok"] and got["openvino", "int8"]["speedup"] == pytest.approx(
+        2 / 3, abs=1e-3
+    )
+    assert got["onnxruntime", "int8"]["ok"] and not got["onnxruntime", "int8"]["offered"]
+    text = format_variant_check(list(got.values()))
+    assert "SLOWER than fp32 but offered" in text and "not offered" in text

@@ -1,0 +1,83 @@
+"""One screen frame and its downsampled copies, each computed once (shared by the ultrasound stages).
+
+The sector tracker and the mode gate both work on block means of the frame's brightest channel, and
+the mode gate on block fractions of coloured pixels; a :class:`ScreenFrame` computes each of these
+once per frame and factor, straight from the uint8 pixels (no full-size float copy), so that the
+full-size frame is read once for the brightest channel and once for the colour flags, whatever
+asks for them.
+
+>>> import numpy as np
+>>> fr = ScreenFrame(np.full((8, 8, 3), 9, np.uint8))
+>>> fr.small(4).shape, float(fr.small(4)[0, 0]), fr.small(4) is fr.small(4)
+((2, 2), 9.0, True)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rtecho.types import check_image
+from rtecho.us._geom import block_mean
+
+
+class ScreenFrame:
+    """``image`` (uint8 HxW or HxWx3) with lazily computed, cached downsampled views."""
+
+    __slots__ = ("_colour", "_gray", "_planes", "_small", "image", "size_hw")
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.image = check_image(image)
+        self.size_hw = (int(self.image.shape[0]), int(self.image.shape[1]))
+        self._gray: np.ndarray | None = None
+        self._planes: np.ndarray | None = None
+        self._small: dict[int, np.ndarray] = {}
+        self._colour: dict[tuple[int, float], np.ndarray] = {}
+
+    @classmethod
+    def of(cls, image: np.ndarray | ScreenFrame) -> ScreenFrame:
+        """``image`` itself when it is a ScreenFrame already, else a new one around it."""
+        return image if isinstance(image, ScreenFrame) else cls(image)
+
+    def planes(self) -> np.ndarray:
+        """uint8 3xHxW: the channels of an RGB frame as contiguous planes (one pass de-interleaves
+        them; per-pixel maths on planes is several times faster than on the interleaved image)."""
+        if self.image.ndim != 3:
+            raise ValueError("planes() needs an RGB frame")
+        if self._planes is None:
+            self._planes = np.ascontiguousarray(np.moveaxis(self.image, 2, 0))
+        return self._planes
+
+    def gray(self) -> np.ndarray:
+        """uint8 HxW: the brightest channel of each pixel (colour Doppler counts as content)."""
+        if self._gray is None:
+            if self.image.ndim == 2:
+                self._gray = self.image
+            else:
+                p = self.planes()
+                self._gray = np.maximum(p[0], p[1])
+                np.maximum(self._gray, p[2], out=self._gray)
+        return self._gray
+
+    def small(self, f: int) -> np.ndarray:
+        """float32 means of ``f`` x ``f`` blocks of :meth:`gray` (as ``block_mean(gray(image), f)``)."""
+        out = self._small.get(f)
+        if out is None:
+            out = self._small[f] = block_mean(self.gray(), f)
+            out.setflags(write=False)
+        return out
+
+    def colour(self, f: int, chroma: float) -> np.ndarray | None:
+        """float32 fraction of each ``f`` x ``f`` block whose pixels have max - min over RGB above
+        ``chroma`` (None for a grey frame)."""
+        if self.image.ndim == 2:
+            return None
+        key = (f, float(chroma))
+        out = self._colour.get(key)
+        if out is None:
+            p = self.planes()
+            low = np.minimum(p[0], p[1])
+            np.minimum(low, p[2], out=low)
+            np.subtract(self.gray(), low, out=low)  # uint8: max >= min, no wrap-around
+            out = self._colour[key] = block_mean(low > chroma, f)
+            out.setflags(write=False)
+        return out

@@ -1,0 +1,150 @@
+"""The ultrasound stage on full-resolution screens: its fast paths give exactly what the plain
+per-pixel formulations give (one shared downsample, vectorised components, banded sector masks,
+crop and blank folded into the card's preprocessing), and the deferred window re-estimate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rtecho.runtime.preprocess import Preprocessor
+from rtecho.synth import render_screen
+from rtecho.types import ModelCard
+from rtecho.us._geom import block_mean, components, flat_traces
+from rtecho.us._screen import ScreenFrame
+from rtecho.us.mode import ModeGate
+from rtecho.us.sector import Sector, SectorDetector
+from rtecho.us.stage import UltrasoundPreprocessor
+
+SIZES = ((480, 640), (600, 800), (768, 1024))
+CARD = ModelCard("m", "x", ("A2C", "A4C"), (64, 64), mean=(0.5,), std=(0.25,))
+
+
+def _dense_mask(s: Sector, size_hw: tuple[int, int]) -> np.ndarray:
+    """The region test evaluated at every pixel (the formulation the banded mask must equal)."""
+    h, w = size_hw
+    sy, sx = h / s.size_hw[0], w / s.size_hw[1]
+    ys = (np.arange(h, dtype=np.float32)[:, None] + 0.5) / sy - s.apex_xy[1]
+    xs = (np.arange(w, dtype=np.float32)[None, :] + 0.5) / sx - s.apex_xy[0]
+    rr, th = np.hypot(xs, ys), np.degrees(np.arctan2(xs, ys))
+    return (
+        (rr < s.radius)
+        & (rr >= s.inner_radius)
+        & (th >= s.angle_start_deg)
+        & (th <= s.angle_end_deg)
+        & (ys > 0)
+    )
+
+
+def test_sector_mask_equals_the_per_pixel_test():
+    rng = np.random.default_rng(1)
+    for k in range(60):
+        h, w = int(rng.integers(30, 800)), int(rng.integers(30, 1100))
+        s = Sector(
+            (h, w),
+            (float(rng.uniform(0, w)), float(rng.uniform(-0.5 * h, 0.3 * h))),
+            float(rng.uniform(0.2, 1.5) * h),
+            float(-rng.uniform(5, 85)),
+            float(rng.uniform(5, 85)),
+            float(rng.uniform(0, 0.5) * h) if k % 2 else 0.0,
+        )
+        for size in ((h, w), (int(rng.integers(20, 900)), int(rng.integers(20, 900)))):
+            assert np.array_equal(s.mask(size), _dense_mask(s, size)), (k, size, s)
+    m = s.region()
+    assert not m.flags.writeable and s.region() is m  # cached per size, read-only
+    assert s.mask().flags.writeable  # mask() is the caller's own copy
+
+
+def test_components_equal_a_flood_fill():
+    ndimage = pytest.importorskip("scipy.ndimage")
+    rng = np.random.default_rng(0)
+    for k in range(40):
+        m = rng.random((int(rng.integers(1, 90)), int(rng.integers(1, 120)))) < rng.random()
+        want, n = ndimage.label(m, structure=np.ones((3, 3)))  # labels in raster order of first pixel
+        labels, areas = components(m)
+        assert np.array_equal(labels, want) and len(areas) == n + 1, k
+        assert np.array_equal(areas[1:], np.bincount(want.ravel(), minlength=n + 1)[1:]) and areas[0] == 0
+
+
+def test_flat_traces_finds_an_ecg_and_a_bar_not_a_blob():
+    m = np.zeros((60, 100), bool)
+    m[50, 10:90] = True  # a flat trace
+    m[5:30, 95:97] = True  # a narrow bar
+    m[10:30, 20:50] = True  # a blob
+    out = flat_traces(m)
+    assert out[50, 10:90].all() and out[5:30, 95:97].all() and not out[10:30, 20:50].any()
+
+
+def test_block_means_of_a_screen_frame_equal_the_float_path():
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, (101, 133, 3), dtype=np.uint8)
+    fr = ScreenFrame(image)
+    gray = image.max(axis=2)
+    for f in (1, 2, 4, 7, 17):
+        h, w = 101 // f * f, 133 // f * f
+        want = gray[:h, :w].reshape(h // f, f, w // f, f).astype(np.float64).mean(axis=(1, 3))
+        assert np.allclose(fr.small(f), want, atol=1e-4)
+        assert np.array_equal(fr.small(f), block_mean(gray.astype(np.float32), f))
+    spread = image.max(axis=2).astype(int) - image.min(axis=2)
+    assert np.array_equal(fr.colour(4, 40.0), block_mean((spread > 40).astype(np.float32), 4))
+    assert ScreenFrame(gray).colour(4, 40.0) is None
+
+
+def _reference(image: np.ndarray, sector: Sector) -> np.ndarray:
+    """What the stage computed before: blank the full frame, crop it, then the card's preprocessing."""
+    blanked = np.where(_dense_mask(sector, image.shape[:2])[..., None], image, 0).astype(np.uint8)
+    top, left, h, w = sector.bbox
+    return Preprocessor(CARD)(blanked[top : top + h, left : left + w])
+
+
+@pytest.mark.parametrize("size_hw", SIZES, ids=lambda s: f"{s[1]}x{s[0]}")
+def test_stage_equals_the_full_size_formulation(size_hw):
+    rng = np.random.default_rng(size_hw[1])
+    screens = [
+        render_screen(v, rng, size_hw=size_hw, mode=m)
+        for v, m in (("A4C", "bmode"), ("PLAX", "color_doppler"))
+    ]
+    pre = UltrasoundPreprocessor(CARD, detector=SectorDetector(defer=False))
+    det, gate = SectorDetector(), ModeGate()
+    for s in screens:
+        for _ in range(3):
+            image = np.clip(s.image.astype(np.int16) + rng.integers(-3, 4, s.image.shape), 0, 255).astype(
+                np.uint8
+            )
+            prep = pre(image)
+            sector = det.update(image)  # plain arrays: every stage computes its own downsample
+            assert pre.sector == sector
+            assert prep.mode == gate(image, sector).mode == s.truth.mode
+            assert np.array_equal(prep.x, _reference(image, sector))
+
+
+def test_sector_iou_on_full_resolution_screens():
+    rng = np.random.default_rng(4)
+    ious = []
+    for i in range(8):
+        size = SIZES[1 + i % 2]
+        s = render_screen(("A4C", "PLAX", "A2C", "PSAX-MV")[i % 4], rng, size_hw=size, furniture=True)
+        ious.append(SectorDetector().update(s.image).iou(Sector.from_fan(s.truth)))
+    assert np.median(ious) >= 0.96 and min(ious) >= 0.85, ious
+
+
+def test_window_reestimate_is_deferred_to_idle():
+    truth = Sector((150, 200), (100.0, 5.0), 120.0, -35, 35)
+    rng = np.random.default_rng(0)
+    frames = [(truth.mask() * rng.integers(30, 220, (150, 200))).astype(np.uint8) for _ in range(10)]
+    now, later = SectorDetector(window=4), SectorDetector(window=4, defer=True)
+    for im in frames[:4]:
+        a = now.update(im)
+        later.update(im)
+    assert now.n_estimates == 2 and later.n_estimates == 1  # the window's estimate is pending
+    calls = []
+    assert later.idle(lambda: calls.append(1) or len(calls) >= 2)  # a frame came: it pauses
+    assert later.n_estimates == 1
+    assert later.idle() and not later.idle()  # and goes on from where it was
+    assert later.n_estimates == 2 and later.sector == a
+    starved = SectorDetector(window=4, defer=True)
+    for im in frames[:8]:  # no idle time: the estimate waits, from the window it started on
+        starved.update(im)
+    assert starved.n_estimates == 1
+    starved.update(frames[8])  # a window's worth of frames later it is run in the frame
+    assert starved.n_estimates == 2 and starved.sector == a
