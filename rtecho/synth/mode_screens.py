@@ -69,6 +69,10 @@ def sample_mode_screen(
         img = img.copy()
         y, lo = int(rng.uniform(0.05, 0.95) * img.shape[0]), int(rng.uniform(0, 0.2) * img.shape[1])
         img[y, lo : img.shape[1] - int(rng.uniform(0, 0.2) * img.shape[1])] = int(rng.integers(80, 256))
+    if s.truth.layout == "top" and rng.random() < 0.15:  # the upper screen cut off, down into the 2-D image
+        y0 = int(rng.uniform(0.1, 0.35) * img.shape[0])
+        img = img[y0:]
+        t = replace(t, apex_xy=(t.apex_xy[0], t.apex_xy[1] - y0))
     if rng.random() < 0.3:  # a crop of the exported screen
         ch, cw = int(img.shape[0] * rng.uniform(0.85, 1.0)), int(img.shape[1] * rng.uniform(0.85, 1.0))
         y0, x0 = int(rng.integers(0, img.shape[0] - ch + 1)), int(rng.integers(0, img.shape[1] - cw + 1))

@@ -159,6 +159,7 @@ def trace_screen(
     kinds = MMODE_KINDS if mode == "mmode" else SPECTRAL_KINDS
     kind = kind or str(rng.choice(kinds))
     lay = layout or draw_layout(size_hw, mode, rng)
+    u = rng.uniform
     out = np.zeros((h, w, 3), np.float32)
     y0, y1, x0, x1 = lay.image_box
     img = Image.fromarray(small).resize((x1 - x0, y1 - y0), Image.BILINEAR)
@@ -170,6 +171,14 @@ def trace_screen(
         patch = out[y0:y1, x0:x1]
         patch[tissue & red] = patch[tissue & red] * np.array([1.0, 0.5, 0.1], np.float32) + [80, 30, 0]
         patch[tissue & ~red] = patch[tissue & ~red] * np.array([0.2, 0.6, 1.0], np.float32) + [0, 20, 80]
+    if mode == "spectral_doppler" and kind != "tdi" and rng.random() < 0.35:  # a colour box on the 2-D image
+        bh_, bw_ = y1 - y0, x1 - x0
+        r0, c0 = y0 + int(bh_ * u(0.25, 0.5)), x0 + int(bw_ * u(0.3, 0.5))
+        patch = out[r0 : r0 + int(bh_ * 0.35), c0 : c0 + int(bw_ * 0.25)]
+        flow = patch[..., 0] < 40
+        vel = np.sin(np.linspace(0, u(2, 6), patch.shape[1])[None, :] + np.linspace(0, 3, patch.shape[0])[:, None])
+        patch[flow & (vel > 0)] = (220, 60, 30)
+        patch[flow & (vel <= 0)] = (40, 90, 230)
     by0, by1, bx0, bx1 = lay.band_box
     bh, bw = by1 - by0, bx1 - bx0
     beats = rng.uniform(1.6, 5.0) * (w / max(bw, 1)) * 0.9

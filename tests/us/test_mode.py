@@ -14,7 +14,8 @@ from rtecho.us import ModeGate, SectorDetector, detect_sector
 from rtecho.us.mode import GATE_MODEL, ModeModelError, load_trace_model
 from rtecho.views import VIEWS
 
-REAL = Path(__file__).resolve().parents[3] / "shared/data/real"
+_REPO = Path(__file__).resolve().parents[2]
+REAL = next((p / "shared/data/real" for p in (_REPO.parent, _REPO.parent.parent) if (p / "shared").exists()), _REPO)
 PAL = REAL / "debian-octave-dicom/US-PAL-8-10x-echo.dcm"
 RAVEN = REAL / "raventan95-echo-view-classifier"  # MIT-licensed real B-mode stills
 MODES4 = ("bmode", "color_doppler", "spectral_doppler", "mmode")
@@ -27,12 +28,12 @@ def _gate(image: np.ndarray) -> str:
 def test_mode_gate_on_simulator_screens():
     rng = np.random.default_rng(5)
     right = 0
-    n = 100
+    n = 52
     for i in range(n):
         mode = MODES4[i % 4]
         s = render_screen(VIEWS[i % 13], rng, mode=mode)
         right += _gate(s.image) == mode
-    assert right / n >= 0.94  # measured 0.99-1.0 over seeds 3-5
+    assert right / n >= 0.94  # the exact mode (M-mode vs spectral too)
 
 
 def test_every_layout_size_and_view_gated_or_classified():
@@ -43,7 +44,7 @@ def test_every_layout_size_and_view_gated_or_classified():
     layouts: Counter[str] = Counter()
     for mode in MODES4:
         for k, view in enumerate(VIEWS):
-            for j in range(2):
+            for j in range(2 if mode in CLASSIFIED_MODES else 1):
                 s = sample_mode_screen(mode, view, rng, size_hw=SCREEN_SIZES[(k + j) % len(SCREEN_SIZES)])
                 got = _gate(s.image)
                 two_d = mode in CLASSIFIED_MODES
@@ -65,8 +66,8 @@ def test_each_trace_kind_is_gated(kind):
 
     rng = np.random.default_rng(3)
     mode = "mmode" if kind.startswith("mmode") else "spectral_doppler"
-    for hw in ((480, 640), (768, 1024)):
-        small = sample_mode_screen("bmode", "A4C", rng, size_hw=(160, 210)).image[..., 0]
+    for hw in ((480, 640), (600, 800)):
+        small = render_screen("A4C", rng, size_hw=(120, 160), mode="bmode", furniture=False).image[..., 0]
         img, lay, got_kind = trace_screen(small, mode, hw, rng, 70.0, kind=kind)
         assert got_kind == kind and img.shape == (*hw, 3)
         assert _gate(img) not in CLASSIFIED_MODES, (kind, hw, lay)
