@@ -9,10 +9,11 @@ Modes (:data:`rtecho.views.MODES`), tested in this order:
 - ``spectral_doppler`` / ``mmode``: a trace screen (spectral or tissue Doppler, M-mode): a small 2-D
   image above or beside a wide band whose rows are a rectangle (not a widening fan), which starts
   abruptly, holds the same vertical profile in every strip across it and horizontal lines (a baseline,
-  tissue layers). Two logistic regressions on the layout features of
-  :mod:`rtecho.us._mode_features` (weights in ``rtecho/data/mode_gate.json``, fitted by
-  ``benchmarks/fit_mode_gate.py`` on simulator screens and permissively licensed real B-mode frames):
-  trace screen or not, then M-mode or spectral;
+  tissue layers). A small net (one tanh layer) on the layout features of
+  :mod:`rtecho.us._mode_features` says trace screen or not (only where a band at least
+  ``MIN_BAND_HEIGHT`` tall and ``MIN_BAND_WIDTH`` wide exists), then a logistic regression says
+  M-mode or spectral; weights in ``rtecho/data/mode_gate.json``, fitted by
+  ``benchmarks/fit_mode_gate.py`` on simulator screens and permissively licensed real B-mode frames;
 - ``color_doppler``: saturated colour (max - min over RGB above ``chroma``) in compact blobs
   covering more than ``color_fraction`` of the imaging region: still classified, marked;
 - ``bmode`` otherwise.
@@ -39,6 +40,10 @@ from rtecho.us._mode_features import FEATURES, layout_features, screen_grid
 from rtecho.us.sector import Sector
 
 GATE_MODEL = Path(__file__).resolve().parents[1] / "data" / "mode_gate.json"
+# the smallest band of a trace screen (fractions of the frame; simulator trace screens: >= 0.10 tall
+# and >= 0.5 wide, 1st percentiles 0.15 and 0.66)
+MIN_BAND_HEIGHT, MIN_BAND_WIDTH = 0.1, 0.45
+_BAND_HEIGHT, _BAND_WIDTH = FEATURES.index("band_height"), FEATURES.index("band_width")
 
 
 class ModeModelError(RtechoError, ValueError):
@@ -162,9 +167,13 @@ class ModeGate:
             return ModeResult("blank", stats)
         if len(self._diffs) == self.frozen_frames and max(self._diffs) < self.frozen_diff:
             return ModeResult("frozen", stats)
-        z_trace, z_mmode = self.model.logits(layout_features(small))
+        feats = layout_features(small)
+        z_trace, z_mmode = self.model.logits(feats)
         stats["trace_logit"], stats["mmode_logit"] = z_trace, z_mmode
-        if z_trace > 0:
+        band_h, band_w = float(feats[_BAND_HEIGHT]), float(feats[_BAND_WIDTH])
+        stats["band_height"], stats["band_width"] = band_h, band_w
+        # a trace screen by definition has a tall, wide band: the net is not asked outside that
+        if z_trace > 0 and band_h >= MIN_BAND_HEIGHT and band_w >= MIN_BAND_WIDTH:
             return ModeResult("mmode" if z_mmode > 0 else "spectral_doppler", stats)
         if image.ndim == 3:
             chroma = channel_max(sub) - channel_min(sub)  # uint8: max >= min, no wrap-around

@@ -15,7 +15,9 @@ from rtecho.us.mode import GATE_MODEL, ModeModelError, load_trace_model
 from rtecho.views import VIEWS
 
 _REPO = Path(__file__).resolve().parents[2]
-REAL = next((p / "shared/data/real" for p in (_REPO.parent, _REPO.parent.parent) if (p / "shared").exists()), _REPO)
+REAL = next(
+    (p / "shared/data/real" for p in (_REPO.parent, _REPO.parent.parent) if (p / "shared").exists()), _REPO
+)
 PAL = REAL / "debian-octave-dicom/US-PAL-8-10x-echo.dcm"
 RAVEN = REAL / "raventan95-echo-view-classifier"  # MIT-licensed real B-mode stills
 MODES4 = ("bmode", "color_doppler", "spectral_doppler", "mmode")
