@@ -176,7 +176,9 @@ def trace_screen(
         r0, c0 = y0 + int(bh_ * u(0.25, 0.5)), x0 + int(bw_ * u(0.3, 0.5))
         patch = out[r0 : r0 + int(bh_ * 0.35), c0 : c0 + int(bw_ * 0.25)]
         flow = patch[..., 0] < 40
-        vel = np.sin(np.linspace(0, u(2, 6), patch.shape[1])[None, :] + np.linspace(0, 3, patch.shape[0])[:, None])
+        vel = np.sin(
+            np.linspace(0, u(2, 6), patch.shape[1])[None, :] + np.linspace(0, 3, patch.shape[0])[:, None]
+        )
         patch[flow & (vel > 0)] = (220, 60, 30)
         patch[flow & (vel <= 0)] = (40, 90, 230)
     by0, by1, bx0, bx1 = lay.band_box
