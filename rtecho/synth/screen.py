@@ -14,6 +14,7 @@ import numpy as np
 from rtecho._lazy import require
 from rtecho.synth.config import SynthConfig, SynthError, check_size, check_view
 from rtecho.synth.render import render_stages
+from rtecho.synth.trace_screen import draw_layout, trace_screen
 
 SCREEN_MODES: tuple[str, ...] = ("bmode", "color_doppler", "spectral_doppler", "mmode")
 VENDORS = ("ACUSONIC", "VIVIDUS", "EPIQO", "SIMSCAN", "rtSim")
@@ -32,6 +33,8 @@ class ScreenTruth:
     angle_end_deg: float
     depth_cm: float
     doppler_box: tuple[float, float, float, float] | None = None
+    trace: str | None = None  # spectral Doppler / M-mode: the trace kind (rtecho.synth.traces)
+    layout: str | None = None  # spectral Doppler / M-mode: "top" (2-D image above the trace) or "side"
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,45 +130,6 @@ def _color_doppler(
     return replace(t, doppler_box=(float(r0), float(r1), float(a0), float(a1)))
 
 
-def _trace_screen(
-    small: np.ndarray, mode: str, size_hw: tuple[int, int], rng: np.random.Generator, hr: float
-) -> np.ndarray:
-    """Spectral Doppler or M-mode: a small 2-D image on top, a scrolling trace below."""
-    h, w = size_hw
-    out = np.zeros((h, w), np.float32)
-    sh, sw = small.shape
-    x0 = (w - sw) // 2
-    out[:sh, x0 : x0 + sw] = small
-    top = sh + 4
-    th = h - top - 14
-    n = w - 20
-    t = np.linspace(0, 3.0 * hr / 75.0, n) + rng.random()
-    if mode == "spectral_doppler":
-        vmax = np.clip(np.sin(np.pi * (t % 1.0) / 0.35), 0, None) * (t % 1.0 < 0.35) * rng.uniform(0.5, 0.9)
-        vmax += 0.4 * np.exp(-((((t % 1.0) - 0.55) / 0.06) ** 2)) + 0.3 * np.exp(
-            -((((t % 1.0) - 0.85) / 0.05) ** 2)
-        )
-        base = top + int(th * rng.uniform(0.3, 0.6))
-        rows = np.arange(th)[:, None] + top
-        sign = 1 if rng.random() < 0.5 else -1
-        height = vmax[None, :] * th * 0.45
-        inside = (sign * (base - rows) >= 0) & (np.abs(base - rows) <= height)
-        spec = inside * rng.uniform(0.3, 1.0, (th, n)) * 230
-        out[top : top + th, 10 : 10 + n] = spec
-        out[base, 10 : 10 + n] = 200
-    else:
-        depths = np.sort(rng.uniform(0.05, 0.95, 6)) * th
-        amp = rng.uniform(2, 8, 6)
-        rows = np.arange(th)[:, None]
-        img = np.zeros((th, n), np.float32)
-        for k, (dep, a) in enumerate(zip(depths, amp, strict=True)):
-            pos = dep + a * np.sin(2 * np.pi * t + k)
-            img += 200 * np.exp(-(((rows - pos[None, :]) / rng.uniform(1.5, 4)) ** 2))
-        img += rng.uniform(0, 40, img.shape)
-        out[top : top + th, 10 : 10 + n] = np.clip(img, 0, 255)
-    return np.clip(out, 0, 255).astype(np.uint8)
-
-
 def render_screen(
     view: str,
     rng: np.random.Generator,
@@ -199,31 +163,34 @@ def render_screen(
     furniture = cfg.furniture if furniture is None else furniture
     hr = float(rng.uniform(50, 110))
     if mode in ("spectral_doppler", "mmode"):
-        small_h = max(int(h * 0.38), 16)
+        lay = draw_layout((h, w), mode, rng)
+        y0, y1, x0, x1 = lay.image_box
         scfg = replace(cfg, radius_frac=(0.9, 0.95), apex_y_frac=(0.02, 0.04), jpeg_prob=0.0)
-        small, _, acq, _ = render_stages(view, rng, (small_h, max(int(small_h * 1.3), 16)), scfg)
-        gray = _trace_screen(small, mode, (h, w), rng, hr)
+        small, _, acq, _ = render_stages(view, rng, (max(y1 - y0, 16), max(x1 - x0, 16)), scfg)
+        rgb, lay, kind = trace_screen(small, mode, (h, w), rng, hr, layout=lay)
         g = acq.geom
-        x0 = (w - small.shape[1]) // 2
+        sy, sx = (y1 - y0) / small.shape[0], (x1 - x0) / small.shape[1]
         truth = ScreenTruth(
             mode,
             view,
             (h, w),
-            (g.apex_xy[0] + x0, g.apex_xy[1]),
-            g.radius_px,
+            (g.apex_xy[0] * sx + x0, g.apex_xy[1] * sy + y0),
+            g.radius_px * sy,
             g.angle_start_deg,
             g.angle_end_deg,
             g.depth_cm,
+            trace=kind,
+            layout=lay.layout,
         )
-    else:
-        scfg = replace(
-            cfg, radius_frac=(0.72, 0.88), apex_y_frac=(0.02, 0.06), apex_x_jitter_frac=0.02, jpeg_prob=0.0
-        )
-        gray, _, acq, _ = render_stages(view, rng, (h, w), scfg)
-        g = acq.geom
-        truth = ScreenTruth(
-            mode, view, (h, w), g.apex_xy, g.radius_px, g.angle_start_deg, g.angle_end_deg, g.depth_cm
-        )
+        return Screen(np.ascontiguousarray(rgb), truth)
+    scfg = replace(
+        cfg, radius_frac=(0.72, 0.88), apex_y_frac=(0.02, 0.06), apex_x_jitter_frac=0.02, jpeg_prob=0.0
+    )
+    gray, _, acq, _ = render_stages(view, rng, (h, w), scfg)
+    g = acq.geom
+    truth = ScreenTruth(
+        mode, view, (h, w), g.apex_xy, g.radius_px, g.angle_start_deg, g.angle_end_deg, g.depth_cm
+    )
     rgb = np.repeat(gray[:, :, None], 3, axis=2)
     if mode == "color_doppler":
         truth = _color_doppler(rgb, gray, truth, rng)

@@ -6,9 +6,14 @@ Modes (:data:`rtecho.views.MODES`), tested in this order:
   the noise floor): a blank, menu or disconnected screen;
 - ``frozen``: the imaging region is identical (mean absolute difference below ``frozen_diff``
   grey levels) over the last ``frozen_frames`` frame pairs;
-- ``spectral_doppler`` / ``mmode``: a trace layout: a small 2-D image on top, an empty gap, and a
-  wide band below whose rows span most of the screen width; a filled band (tissue lines over noise)
-  is M-mode, a mostly dark band (a spectral envelope over black) is spectral Doppler;
+- ``spectral_doppler`` / ``mmode``: a trace screen (spectral or tissue Doppler, M-mode): a small 2-D
+  image above or beside a wide band whose rows are a rectangle (not a widening fan), which starts
+  abruptly, holds the same vertical profile in every strip across it and horizontal lines (a baseline,
+  tissue layers). A small net (one tanh layer) on the layout features of
+  :mod:`rtecho.us._mode_features` says trace screen or not (only where a band at least
+  ``MIN_BAND_HEIGHT`` tall and ``MIN_BAND_WIDTH`` wide exists), then a logistic regression says
+  M-mode or spectral; weights in ``rtecho/data/mode_gate.json``, fitted by
+  ``benchmarks/fit_mode_gate.py`` on simulator screens and permissively licensed real B-mode frames;
 - ``color_doppler``: saturated colour (max - min over RGB above ``chroma``) in compact blobs
   covering more than ``color_fraction`` of the imaging region: still classified, marked;
 - ``bmode`` otherwise.
@@ -20,15 +25,83 @@ Modes (:data:`rtecho.views.MODES`), tested in this order:
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
+from rtecho.errors import RtechoError
 from rtecho.types import CLASSIFIED_MODES
-from rtecho.us._geom import block_factor, box_blur
+from rtecho.us._geom import block_mean, channel_max, channel_min
+from rtecho.us._mode_features import FEATURES, layout_features, screen_grid
 from rtecho.us._screen import ScreenFrame
 from rtecho.us.sector import Sector
+
+GATE_MODEL = Path(__file__).resolve().parents[1] / "data" / "mode_gate.json"
+# the smallest band of a trace screen (fractions of the frame; simulator trace screens: >= 0.10 tall
+# and >= 0.5 wide, 1st percentiles 0.15 and 0.66)
+MIN_BAND_HEIGHT, MIN_BAND_WIDTH = 0.1, 0.45
+_BAND_HEIGHT, _BAND_WIDTH = FEATURES.index("band_height"), FEATURES.index("band_width")
+
+
+class ModeModelError(RtechoError, ValueError):
+    """The mode gate's model file is missing or does not match the features."""
+
+
+@dataclass(frozen=True, eq=False)
+class TraceModel:
+    """Standardisation, the trace-screen classifier and the M-mode-given-trace logistic regression.
+
+    The trace logit is a logistic regression ``z . trace_w + trace_b`` or, when ``hidden_w`` is set, a
+    one-hidden-layer net ``tanh(z @ hidden_w.T + hidden_b) . trace_w + trace_b``, with ``z`` the
+    standardised features.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+    trace_w: np.ndarray
+    trace_b: float
+    mmode_w: np.ndarray
+    mmode_b: float
+    hidden_w: np.ndarray | None = None
+    hidden_b: np.ndarray | None = None
+
+    def logits(self, features: np.ndarray) -> tuple[float, float]:
+        """(trace-screen logit, M-mode logit) of one feature vector."""
+        z = (features - self.mean) / self.std
+        h = z if self.hidden_w is None else np.tanh(self.hidden_w @ z + self.hidden_b)
+        return float(h @ self.trace_w + self.trace_b), float(z @ self.mmode_w + self.mmode_b)
+
+
+@lru_cache(maxsize=4)
+def load_trace_model(path: str | Path = GATE_MODEL) -> TraceModel:
+    """Read a gate model JSON written by ``benchmarks/fit_mode_gate.py``."""
+    try:
+        d = json.loads(Path(path).read_text())
+        if list(d["features"]) != list(FEATURES):
+            raise ModeModelError(f"mode gate model {path}: features {d['features']} != {list(FEATURES)}")
+        f = np.asarray
+        mlp = d.get("trace_mlp")
+        trace = {"w": mlp["w2"], "b": mlp["b2"]} if mlp else d["trace"]
+        model = TraceModel(
+            f(d["mean"], np.float64),
+            f(d["std"], np.float64),
+            f(trace["w"], np.float64),
+            float(trace["b"]),
+            f(d["mmode"]["w"], np.float64),
+            float(d["mmode"]["b"]),
+            f(mlp["w1"], np.float64) if mlp else None,
+            f(mlp["b1"], np.float64) if mlp else None,
+        )
+        model.logits(np.zeros(len(FEATURES)))  # shapes agree
+        return model
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        if isinstance(exc, ModeModelError):
+            raise
+        raise ModeModelError(f"cannot read mode gate model {path}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -42,11 +115,6 @@ class ModeResult:
     def classified(self) -> bool:
         """True when a view label should be computed for this frame."""
         return self.mode in CLASSIFIED_MODES
-
-
-def _open(mask: np.ndarray) -> np.ndarray:
-    eroded = box_blur(mask.astype(np.float32), 1) > 0.99
-    return box_blur(eroded.astype(np.float32), 1) > 0.01
 
 
 class ModeGate:
@@ -65,12 +133,14 @@ class ModeGate:
         chroma: float = 40.0,
         color_fraction: float = 0.002,
         target: int = 160,
+        model: str | Path | None = None,
     ) -> None:
         if frozen_frames < 1:
             raise ValueError("frozen_frames must be >= 1")
         self.threshold, self.blank_fraction = threshold, blank_fraction
         self.frozen_diff, self.frozen_frames = frozen_diff, frozen_frames
         self.chroma, self.color_fraction, self.target = chroma, color_fraction, target
+        self.model = load_trace_model(model if model is not None else GATE_MODEL)
         self.reset()
 
     def reset(self) -> None:
@@ -78,67 +148,13 @@ class ModeGate:
         self._prev: np.ndarray | None = None
         self._diffs: deque[float] = deque(maxlen=self.frozen_frames)
 
-    def trace_layout(self, small: np.ndarray) -> tuple[str | None, dict[str, float]]:
-        """``spectral_doppler``, ``mmode`` or None from the row occupancy of a downsampled gray frame.
-
-        The band must look like a trace, not like a fan's far field under a dark cavity: M-mode is a
-        rectangle (row ends aligned), spectral Doppler has a thin full-width baseline.
-        """
-        hs, ws = small.shape
-        raw = small > self.threshold
-        content = _open(raw)
-        c0, c1 = int(0.1 * ws), int(0.9 * ws)
-        occ = content[:, c0:c1].mean(axis=1)
-        # wide rows from the unopened mask (a spectral baseline is one pixel thick); the bottom rows
-        # (ECG trace) are left out
-        wide = np.flatnonzero(raw[:, c0:c1].mean(axis=1) >= 0.6)
-        wide = wide[(wide >= int(0.35 * hs)) & (wide < int(0.9 * hs))]
-        stats = {"wide_rows": float(len(wide)) / hs}
-        if len(wide) == 0:
-            return None, stats
-        first_wide = int(wide[0])
-        above = occ[:first_wide]
-        empty = above < 0.02
-        # last run of empty rows just above the band, and content above that run
-        gap_end = first_wide
-        k = first_wide - 1
-        while k >= 0 and not empty[k]:
-            k -= 1
-        gap_end = k + 1
-        while k >= 0 and empty[k]:
-            k -= 1
-        gap = gap_end - (k + 1)
-        has_top = k >= 0 and float(above[: k + 1].max()) > 0.05
-        stats["gap_rows"] = float(gap) / hs
-        if gap < max(2, int(0.02 * hs)) or not has_top:
-            return None, stats
-        band = content[first_wide:, c0:c1]
-        used = band.mean(axis=1) > 0.02
-        band_rows = band[used]
-        fill = float(band_rows.mean()) if len(band_rows) else 0.0
-        stats["band_fill"] = fill
-        if fill > 0.7:
-            # M-mode: a rectangle (left and right ends aligned over the rows), not a fan's far field
-            rows = content[first_wide:][used]
-            left = rows.argmax(axis=1)
-            right = ws - 1 - rows[:, ::-1].argmax(axis=1)
-            spread = max(
-                np.subtract(*np.percentile(left, [90, 10])), np.subtract(*np.percentile(right, [90, 10]))
-            )
-            stats["band_spread"] = float(spread) / ws
-            return ("mmode" if spread <= max(2, 0.03 * ws) else None), stats
-        # spectral Doppler: a thin full-width baseline and few wide rows (a wall in a fan is thick)
-        full = raw[first_wide:, c0:c1].mean(axis=1) >= 0.9
-        stats["baseline_rows"] = float(full.sum())
-        thin = 1 <= full.sum() <= 2 and len(wide) <= 0.1 * hs
-        return ("spectral_doppler" if thin else None), stats
-
     def __call__(self, image: np.ndarray | ScreenFrame, sector: Sector | None = None) -> ModeResult:
-        """The mode of ``image`` (the next frame of the stream; a :class:`ScreenFrame` shares its
-        downsampled copies with the sector tracker)."""
-        frame = ScreenFrame.of(image)
-        f = block_factor(frame.size_hw, self.target)
-        small = frame.small(f)
+        """The mode of ``image`` (the next frame of the stream; a :class:`ScreenFrame` as the stage passes it).
+
+        The layout features are computed on :func:`screen_grid`'s grid, exactly as the gate model was fitted.
+        """
+        image = ScreenFrame.of(image).image
+        small, sub, f = screen_grid(image, self.target)
         hs, ws = small.shape
         region = sector.region((hs, ws)) if sector is not None else np.ones((hs, ws), bool)
         if not region.any():
@@ -155,14 +171,18 @@ class ModeGate:
             return ModeResult("blank", stats)
         if len(self._diffs) == self.frozen_frames and max(self._diffs) < self.frozen_diff:
             return ModeResult("frozen", stats)
-        trace, tstats = self.trace_layout(small)
-        stats.update(tstats)
-        if trace is not None:
-            return ModeResult(trace, stats)
-        colour = frame.colour(f, self.chroma)
-        if colour is not None:
+        feats = layout_features(small)
+        z_trace, z_mmode = self.model.logits(feats)
+        stats["trace_logit"], stats["mmode_logit"] = z_trace, z_mmode
+        band_h, band_w = float(feats[_BAND_HEIGHT]), float(feats[_BAND_WIDTH])
+        stats["band_height"], stats["band_width"] = band_h, band_w
+        # a trace screen by definition has a tall, wide band: the net is not asked outside that
+        if z_trace > 0 and band_h >= MIN_BAND_HEIGHT and band_w >= MIN_BAND_WIDTH:
+            return ModeResult("mmode" if z_mmode > 0 else "spectral_doppler", stats)
+        if image.ndim == 3:
+            chroma = channel_max(sub) - channel_min(sub)  # uint8: max >= min, no wrap-around
             # more than half of a block coloured: thin coloured lines (outlines, text) do not count
-            col = colour > 0.5
+            col = block_mean((chroma > self.chroma).astype(np.float32), f) > 0.5
             frac = float(col[region].mean())
             stats["color"] = frac
             if frac > self.color_fraction:
