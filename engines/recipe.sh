@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # How rtecho's shipped models are made, on a 2-core CPU machine with nothing but the simulator.
+# DATA=mix (after `data` and `data-v2`) trains on simulator v1 and v2 stills together.
 # Every model here learns ONLY from rtecho's echo phantom simulator (rtecho.synth): demonstration
 # weights, not for clinical use. Stages: bash engines/recipe.sh data|search|train MODEL|ship MODEL|int8 MODEL|confidence MODEL
 # Logs of the runs that produced the committed files are in engines/logs/.
@@ -18,7 +19,7 @@ RUNS=${RUNS:-runs/zoo}
 REAL=${REAL:-../shared/data/real/raventan95-echo-view-classifier}
 SIZE=${SIZE:-128}
 
-stage=${1:?usage: recipe.sh data|search|train MODEL|ship MODEL|int8 MODEL|confidence MODEL}
+stage=${1:?usage: recipe.sh data|data-v2|search|train MODEL|ship MODEL|int8 MODEL|confidence MODEL}
 case "$stage" in
 data)  # simulator stills, three disjoint seeds
     $RT synth --out "$RUNS/data/train" --n 300 --size 160 --seed 101 --no-progress
@@ -26,13 +27,24 @@ data)  # simulator stills, three disjoint seeds
     $RT synth --out "$RUNS/data/test" --n 100 --size 160 --seed 303 --no-progress
     $RT synth --out "$RUNS/data/search64" --n 100 --size 64 --seed 404 --no-progress
     ;;
+data-v2)  # simulator v2 stills (3-D heart sliced by probe poses), same seeds; "mix" = v1 and v2 side by side
+    for s in "train 300 101" "val 60 202" "test 100 303"; do
+        set -- $s
+        $RT synth --sim v2 --out "$RUNS/v2/$1" --n "$2" --size 160 --seed "$3" --no-progress
+        for d in "$RUNS/data/$1/stills"/*; do
+            v=$(basename "$d"); mkdir -p "$RUNS/mix/$1/stills/$v"
+            for f in "$d"/*; do ln -sf "$(realpath "$f")" "$RUNS/mix/$1/stills/$v/v1_$(basename "$f")"; done
+            for f in "$RUNS/v2/$1/stills/$v"/*; do ln -sf "$(realpath "$f")" "$RUNS/mix/$1/stills/$v/v2_$(basename "$f")"; done
+        done
+    done
+    ;;
 search)  # first-order DARTS at 64x64, one thread (two threads are slower on this machine)
     $RT search --data "$RUNS/data/search64/stills" --out "$RUNS/search" --size 64 --epochs "${EPOCHS:-20}" \
         --layers 5 --init-channels 8 --batch-size 32 --first-order --seed "${SEED:-0}" --threads 1 --no-progress
     ;;
 train)  # MODEL [extra args for rtecho train]
     model=${2:?model}; shift 2
-    $RT train "$model" --data "$RUNS/data/train/stills" --val-data "$RUNS/data/val/stills" --size "$SIZE" \
+    $RT train "$model" --data "$RUNS/${DATA:-data}/train/stills" --val-data "$RUNS/${DATA:-data}/val/stills" --size "$SIZE" \
         --balanced --threads 1 --out "$RUNS/$model" --quiet "$@"
     ;;
 ship)  # MODEL: evaluate on held-out simulator data, export with parity, evaluate the ONNX, score the real stills
@@ -41,7 +53,7 @@ ship)  # MODEL: evaluate on held-out simulator data, export with parity, evaluat
     $RT eval "$model" "$RUNS/data/test/stills" --checkpoint "$ck" --json "$RUNS/$model/test_torch.json" --no-png
     $RT export "$model" --checkpoint "$ck" --out "engines/$model.onnx" --parity-data "$RUNS/data/test/stills" \
         --metrics "$RUNS/$model/test_torch.json" \
-        --training-data "SIMULATED ONLY: rtecho.synth echo phantom stills (13 views x 300, 160 px, seed 101), no patient data"
+        --training-data "${TRAINING_DATA:-SIMULATED ONLY: rtecho.synth echo phantom stills (13 views x 300, 160 px, seed 101), no patient data}"
     $RT eval "engines/$model.onnx" "$RUNS/data/test/stills" --json "engines/logs/$model.test.json"
     if [ -d "$REAL" ]; then
         $RT eval "engines/$model.onnx" "$REAL" --labels-from-names --coarse --json "engines/logs/$model.real.json" --no-png
