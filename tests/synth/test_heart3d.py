@@ -1,0 +1,115 @@
+"""Simulator v2 (3-D heart sliced by probe poses): every label renders, poses carry their labels, sweeps
+change view, the LV mask comes from the 3-D LV, datasets keep the ImageFolder layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rtecho.synth import SynthConfig, SynthError
+from rtecho.synth.export import generate_dataset
+from rtecho.synth.heart3d import (
+    heart_at,
+    label_pose,
+    nominal_poses,
+    random_subject,
+    render_stages,
+    render_view,
+)
+from rtecho.synth.heart3d.poses import pose_distance, sample_other_pose, sample_view_pose
+from rtecho.synth.heart3d.render import lv_mask_image
+from rtecho.synth.heart3d.sweep import render_sweep
+from rtecho.views import VIEWS
+
+BARE = SynthConfig(screen_prob=0.0, jpeg_prob=0.0, rib_shadow_prob=0.0)
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_every_view_renders_gray_uint8_at_the_requested_size(view):
+    for seed in range(2):
+        img = render_view(view, np.random.default_rng([seed, 5]), size_hw=(96, 112))
+        assert img.shape == (96, 112) and img.dtype == np.uint8
+        assert img.max() > 50 and img.std() > 10
+
+
+def test_same_seed_same_image_and_different_seed_differs():
+    a = render_view("A4C", np.random.default_rng(7))
+    b = render_view("A4C", np.random.default_rng(7))
+    c = render_view("A4C", np.random.default_rng(8))
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_sampled_poses_carry_their_view_and_other_poses_lie_away_from_every_view():
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        subj = random_subject(rng)
+        ed = heart_at(subj, 0.0)
+        nominal = nominal_poses(ed)
+        assert set(nominal) == set(VIEWS) - {"OTHER"}
+        for v, q in nominal.items():
+            lab, d = label_pose(q, nominal)
+            assert lab == v and d < 1e-6
+            assert label_pose(sample_view_pose(v, nominal, rng), nominal)[0] == v
+        for _ in range(5):
+            p = sample_other_pose(nominal, ed.marks["heart_c"], rng)
+            assert min(pose_distance(p, q) for q in nominal.values()) > 1.6
+
+
+def test_standard_views_are_mutually_distinct_poses():
+    nominal = nominal_poses(heart_at(random_subject(np.random.default_rng(1)), 0.0))
+    for v, q in nominal.items():
+        for w, r in nominal.items():
+            if v != w:
+                assert pose_distance(q, r) > 1.0, (v, w)
+
+
+def test_a_sweep_is_a_session_with_true_view_changes():
+    s = render_sweep(
+        np.random.default_rng(3), ["A4C", "A2C", "A3C"], n_frames=30, size_hw=(64, 64), config=BARE
+    )
+    assert s.frames.shape == (30, 64, 64) and len(s.labels) == 30
+    assert s.labels[0] == "A4C" and s.labels[-1] == "A3C"
+    seen = [lab for i, lab in enumerate(s.labels) if i == 0 or lab != s.labels[i - 1]]
+    assert [v for v in seen if v != "OTHER"] == ["A4C", "A2C", "A3C"]
+    assert "OTHER" in s.labels  # the probe passes through intermediate planes
+    assert len(s.changes()) >= 2
+    assert not np.array_equal(s.frames[0], s.frames[-1])
+
+
+def test_sweep_rejects_bad_arguments():
+    with pytest.raises(SynthError):
+        render_sweep(np.random.default_rng(0), ["A4C", "OTHER"], n_frames=10)
+    with pytest.raises(SynthError):
+        render_sweep(np.random.default_rng(0), ["A4C", "A2C"], n_frames=2)
+
+
+@pytest.mark.parametrize("view", ["A4C", "A2C", "A3C"])
+def test_lv_mask_from_the_3d_lv_is_the_dark_cavity_of_apical_views(view):
+    for seed in range(3):
+        img, _, acq, shot = render_stages(view, np.random.default_rng([seed, 9]), (128, 128), BARE, phase=0.0)
+        m = lv_mask_image(shot, acq)
+        assert m.sum() > 150
+        fan = img > 0
+        assert img[m].mean() < 0.6 * img[fan & ~m].mean()
+
+
+def test_lv_mask_area_shrinks_in_systole():
+    rng = np.random.default_rng(4)
+    img, _, acq, shot = render_stages("A4C", rng, (128, 128), BARE, phase=0.0)
+    from dataclasses import replace
+
+    es = replace(shot, heart=heart_at(shot.heart.subject, 0.3))
+    assert lv_mask_image(es, acq).sum() < 0.85 * lv_mask_image(shot, acq).sum()
+
+
+def test_v2_dataset_keeps_the_imagefolder_layout(tmp_path):
+    out = generate_dataset(tmp_path, ["A4C", "OTHER"], 2, (48, 48), seed=0, progress=False, sim="v2")
+    assert sorted(p.name for p in (out / "stills").iterdir()) == ["A4C", "OTHER"]
+    assert sorted(p.name for p in (out / "stills" / "A4C").iterdir()) == ["A4C_000000.png", "A4C_000001.png"]
+    assert (out / "contact_sheet.png").is_file()
+
+
+def test_unknown_simulator_is_a_clear_error(tmp_path):
+    with pytest.raises(SynthError):
+        generate_dataset(tmp_path, ["A4C"], 1, (48, 48), progress=False, sim="v3")
