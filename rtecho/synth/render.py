@@ -354,6 +354,6 @@ def _framed_still(
             g.depth_cm,
         )
         layer = draw_furniture(np.zeros((lh, lw, 3), np.uint8), t, rng, float(rng.uniform(50, 110)))
-        layer = _resize(np.ascontiguousarray(layer.max(axis=2)), (ch, cw))
+        layer = _resize(np.maximum(np.maximum(layer[..., 0], layer[..., 1]), layer[..., 2]), (ch, cw))
         image = np.maximum(image, layer)
     return _resize(image, size)

@@ -22,7 +22,7 @@ from rtecho.synth.heart3d.geometry import ConeSheet, Ellipsoid, Fins, Torus, Tub
 
 # body directions (X left, Y anterior, Z superior) of the heart axes, before per-subject jitter
 _W_BODY = (-0.63, -0.52, 0.58)  # apex -> base: right, posterior, superior
-_U_BODY = (-0.63, 0.78, 0.02)  # LV -> RV: right, anterior
+_U_BODY = (-0.45, 0.6, -0.65)  # LV -> RV: right, anterior, inferior (the RV lies on the diaphragm)
 
 
 def _rot(axis: np.ndarray, ang: float) -> np.ndarray:
@@ -71,15 +71,15 @@ def random_subject(
         patient=p,
         body=body,
         av_angle=math.radians(float(rng.uniform(48, 66))),
-        rv_angle=math.radians(float(rng.uniform(15, 32))),
+        rv_angle=math.radians(float(rng.uniform(8, 22))),
         rv_depth=float(rng.uniform(1.6, 2.4)),
-        rv_wrap=float(rng.uniform(3.6, 4.4)),
+        rv_wrap=float(rng.uniform(3.0, 3.6)),
         tv_drop=float(rng.uniform(0.5, 1.0)),
         la_shift=rng.normal(0, 0.25, 3),
         ra_shift=rng.normal(0, 0.25, 3),
         arch_rise=float(rng.uniform(4.0, 5.5)),
         arch_span=float(rng.uniform(3.5, 5.0)),
-        liver=np.array([-3.0, 2.5, -7.5]) + rng.normal(0, 0.8, 3),
+        liver=np.array([-3.0, 1.0, -13.0]) + rng.normal(0, 0.6, 3),
         pm_w=float(rng.uniform(0.38, 0.5)),
         rv_wall=float(rng.uniform(0.35, 0.55)),
         seed=int(rng.integers(2**62)),
@@ -174,8 +174,8 @@ def heart_at(subj: Subject, phase: float) -> Heart:
     r_tv = 1.35
     o_t = mo
     P["tv_leaf"] = ConeSheet(tv_c, down, r_tv, r_tv * (0.15 + 0.7 * o_t), 0.5 + 1.3 * o_t, 0.07)
-    P["mv_ring"] = Torus(mv_c, down, r_mv, 0.22)
-    P["tv_ring"] = Torus(tv_c, down, r_tv, 0.2)
+    P["mv_ring"] = Torus(mv_c, down, r_mv, 0.18)
+    P["tv_ring"] = Torus(tv_c, down, r_tv, 0.12)
     P["av_groove"] = Torus(np.array([0.0, 0.0, wb + 0.1]), down, a + t + 0.15, 0.45)
     # --- aortic root, ascending aorta, arch with head-neck vessels, descending aorta behind the LA
     d_root = unit(0.4 * e_av + np.array([0.0, 0.0, 1.0]))
@@ -241,16 +241,16 @@ def heart_at(subj: Subject, phase: float) -> Heart:
     crux = M["crux"]
     body = np.stack([X, Y, Z])
     liv_c = crux + body.T @ subj.liver
-    P["liver"] = Ellipsoid(liv_c, np.array([10.0, 7.5, 6.5]), body)
+    P["liver"] = Ellipsoid(liv_c, np.array([14.0, 11.0, 9.0]), body)
     M["liver"] = liv_c
     # --- papillary muscles (anterolateral and posteromedial) inside the LV
     pm_h = subj.pm_w * wb
     rad_pm = a * 0.62
     P["pm1"] = Ellipsoid(
-        np.concatenate([rad_pm * _ring_dir(subj.av_angle + 2.2)[:2], [pm_h]]), np.array([0.5, 0.5, 1.1])
+        np.concatenate([rad_pm * _ring_dir(subj.av_angle + 2.2)[:2], [pm_h]]), np.array([0.5, 0.5, 0.8])
     )
     P["pm2"] = Ellipsoid(
-        np.concatenate([rad_pm * _ring_dir(subj.av_angle - 2.0)[:2], [pm_h]]), np.array([0.5, 0.5, 1.1])
+        np.concatenate([rad_pm * _ring_dir(subj.av_angle - 2.0)[:2], [pm_h]]), np.array([0.5, 0.5, 0.8])
     )
     # --- moderator band in the RV near its apex
     mb0 = np.array([0.0, 0.0, 0.35 * wb]) + (a + t) * e_rv

@@ -91,17 +91,18 @@ def nominal_poses(heart) -> dict[str, Pose]:
     mid = np.array([0.0, 0.0, 0.68 * wb])
     out["PLAX"] = make_pose(mid, unit(-e_av + 0.18 * wax), wax, lv_r + 4.6, lv_r + 4.6 + lv_r + 5.5)
     ant = unit(Y - (Y @ wax) * wax)
-    for view, h in (("PSAX-MV", wb - 0.9), ("PSAX-PM", subj.pm_w * wb), ("PSAX-AP", 0.24 * wb)):
+    left = X - (X @ wax) * wax  # image right = patient left, in the short-axis plane
+    for view, h in (("PSAX-MV", wb - 0.65), ("PSAX-PM", subj.pm_w * wb), ("PSAX-AP", 0.15 * wb)):
         c = np.array([0.0, 0.0, h]) + 0.3 * ant
-        out[view] = make_pose(c, -ant, X, lv_r + 4.3, lv_r + 4.3 + lv_r + 4.0)
+        out[view] = make_pose(c, -ant, left, lv_r + 4.3, lv_r + 4.3 + lv_r + 4.0)
     root = m["root_dir"]
     ant_r = unit(Y - (Y @ root) * root)
-    out["PSAX-AV"] = make_pose(m["av"] + 0.15 * root, -ant_r, X, 6.5, 6.5 + 7.0)
+    out["PSAX-AV"] = make_pose(m["av"] + 0.15 * root, -ant_r, X - (X @ root) * root, 6.5, 6.5 + 7.0)
     # subcostal 4-chamber: through the liver from below the xiphoid, the 4-chamber plane tilted
     nrm = unit(np.array([0.0, 1.0, 0.0]) + 0.25 * u)
     d_sc = 0.3 * X - 0.6 * Y + 0.75 * Z
     d_sc = unit(d_sc - (d_sc @ nrm) * nrm)
-    out["SC4C"] = make_pose(m["crux"] + 1.0 * u - 1.5 * wax, d_sc, -wax, 13.0, 19.0)
+    out["SC4C"] = make_pose(m["crux"] + 1.0 * u - 1.5 * wax, d_sc, -wax, 10.5, 17.0)
     # subcostal IVC: sagittal plane through the IVC entering the RA
     d_iv = unit(-0.75 * Y + 0.6 * Z)
     out["SCIVC"] = make_pose(m["ivc"] + 0.8 * Z, d_iv, Z, 8.5, 15.0)

@@ -40,20 +40,20 @@ class Style:
     peri: float = 4.0
     leaflet: float = 1.0
     texture: float = 0.3
-    dropout: float = 0.0
+    lung: float = 1.0
 
 
 def random_style(rng: np.random.Generator) -> Style:
     return Style(
         myo=float(rng.uniform(0.7, 1.25)),
-        aniso=float(rng.uniform(0.45, 0.85)),
+        aniso=float(rng.uniform(0.55, 0.92)),
         blood=float(rng.uniform(0.6, 2.5)),
         fat=float(rng.uniform(0.6, 1.6)),
         liver=float(rng.uniform(0.7, 1.4)),
         peri=float(rng.uniform(2.0, 5.0)),
         leaflet=float(rng.uniform(0.6, 1.4)),
-        texture=float(rng.uniform(0.15, 0.45)),
-        dropout=float(rng.uniform(0.0, 0.6)),
+        texture=float(rng.uniform(0.25, 0.6)),
+        lung=float(rng.uniform(0.15, 1.0)),
     )
 
 
@@ -71,7 +71,7 @@ class _Slicer:
 
     def __init__(self, heart: Heart, P, pose: Pose, theta: np.ndarray, r: np.ndarray, pad: float) -> None:
         self.h, self.P, self.pose, self.pad = heart, P, pose, pad
-        self.nrm = pose.normal
+        self._vecs = tuple(tuple(float(t) for t in v) for v in (pose.origin, pose.normal, pose.lat, pose.dep))
         self.th0, self.dth, self.nl = float(theta[0]), float(theta[1] - theta[0]), len(theta)
         self.r0, self.dr, self.ns = float(r[0]), float(r[1] - r[0]), len(r)
         self.shape = P[0].shape
@@ -79,16 +79,18 @@ class _Slicer:
         self.fulls: dict[str, np.ndarray] = {}
 
     def box(self, c: np.ndarray, rad: float) -> Box | None:
-        v = np.asarray(c) - self.pose.origin
-        h = float(v @ self.nrm)
+        o, n, la, de = self._vecs
+        vx, vy, vz = float(c[0]) - o[0], float(c[1]) - o[1], float(c[2]) - o[2]
+        h = vx * n[0] + vy * n[1] + vz * n[2]
         rad = rad + self.pad
         if abs(h) >= rad:
             return None
         rp = math.sqrt(rad * rad - h * h)
-        xc, zc = float(v @ self.pose.lat), float(v @ self.pose.dep)
+        xc = vx * la[0] + vy * la[1] + vz * la[2]
+        zc = vx * de[0] + vy * de[1] + vz * de[2]
         rho = math.hypot(xc, zc)
-        s0 = max(0, int(math.floor((rho - rp - self.r0) / self.dr)))
-        s1 = min(self.ns, int(math.ceil((rho + rp - self.r0) / self.dr)) + 1)
+        s0 = max(0, int((rho - rp - self.r0) / self.dr))
+        s1 = min(self.ns, int((rho + rp - self.r0) / self.dr) + 2)
         if rho > rp:
             th, dth = math.atan2(xc, zc), math.asin(rp / rho)
             l0 = max(0, int(math.floor((th - dth - self.th0) / self.dth)))
@@ -203,7 +205,8 @@ def slice_maps(
     a = np.float32(style.aniso)
 
     def angular(d: np.ndarray) -> np.ndarray:
-        return (1 - a) + a * np.abs(_radial(d, dr))
+        c = np.abs(_radial(d, dr))
+        return (1 - a) + a * c * np.sqrt(c)
 
     def paint(name: str, val, csg=None, offset: float = 0.0, ang: str | None = None) -> None:
         sb = sl.sub(name)
@@ -225,6 +228,10 @@ def slice_maps(
     for name in ("lv_epi", "rv_epi", "la_epi", "ra_epi"):
         d = sl.full(name)
         env = d if env is None else _smin(env, d, 1.3)
+    if style.lung < 1.0:  # aerated lung beside the heart: little tissue signal beyond the pericardium
+        far_r = np.clip((r - 2.5) * np.float32(1.0 / 1.5), 0, 1)[None, :]
+        k = np.exp(-np.clip(env, 0, None) * np.float32(0.5))
+        E *= 1 - far_r * (1 - style.lung) * (1 - k)
     # surroundings: liver (minus the heart), with the diaphragm/liver capsule as a specular surface
     sb = sl.sub("liver")
     if sb is not None:
@@ -241,13 +248,13 @@ def slice_maps(
     # walls (volumes with thickness); brightness follows the angle between beam and the wall normal
     myo = MYO * style.myo * tex
     paint("lv_epi", myo, ang="lv_cav")
-    paint("rv_epi", 0.85 * myo, ang="rv_cav")
-    paint("la_epi", 0.55 * myo, ang="la_cav")
-    paint("ra_epi", 0.5 * myo, ang="ra_cav")
+    paint("rv_epi", 0.85 * myo, ang="rv_cav", csg=lambda bx: -sl.full("lv_epi")[bx])
+    paint("la_epi", 0.45 * myo, ang="la_cav")
+    paint("ra_epi", 0.4 * myo, ang="ra_cav")
     for name, val in (("ao_wall", FIBROUS), ("rvot_wall", 1.0), ("pa_br_wall", 1.0), ("ivc_wall", 1.1)):
         paint(name, val * tex, ang=name)
-    paint("mv_ring", FIBROUS * 1.2)
-    paint("tv_ring", FIBROUS * 1.2)
+    paint("mv_ring", FIBROUS * tex)
+    paint("tv_ring", tex)
     # blood pools (dark, with a little smoke); CSG: ventricles and atria keep their septa
     blood = np.float32(BLOOD * style.blood)
     lv_epi, la_epi = sl.full("lv_epi"), sl.full("la_epi")
@@ -267,7 +274,7 @@ def slice_maps(
     near = env < 1.0
     if near.any():
         g = _radial(env, dr)
-        far = np.float32(0.15) + np.float32(0.85) * np.clip(g, 0, 1) ** 2
+        far = np.float32(0.03) + np.clip(g, 0, 1) ** 3 + np.float32(0.3) * np.clip(-g, 0, 1) ** 3
         _spec(S, E, env - 0.15, style.peri, 0.14, far)
     for name in ("mv_ant", "mv_post", "tv_leaf", "av_cusps", "pv_cusps"):
         sb = sl.sub(name)
@@ -281,7 +288,8 @@ def slice_maps(
     sb = sl.sub("aorta")
     if sb is not None:
         dl, box = sb
-        _spec(S[box], E[box], dl - 0.05, 0.8, 0.08, angular(dl) * 0.8)
+        outside_lv = np.clip(sl.full("lv_cav")[box] * np.float32(1.0 / EDGE_CM), 0, 1)
+        _spec(S[box], E[box], dl - 0.05, 0.8, 0.08, angular(dl) * 0.8 * outside_lv)
     return E, S
 
 
