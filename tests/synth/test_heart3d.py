@@ -113,3 +113,16 @@ def test_v2_dataset_keeps_the_imagefolder_layout(tmp_path):
 def test_unknown_simulator_is_a_clear_error(tmp_path):
     with pytest.raises(SynthError):
         generate_dataset(tmp_path, ["A4C"], 1, (48, 48), progress=False, sim="v3")
+
+
+def test_synth_dataset_draws_from_the_chosen_simulator():
+    pytest.importorskip("torch")
+    from rtecho.train.data import DatasetError, SynthDataset
+
+    v2 = SynthDataset(1, views=("A4C", "PLAX"), size_hw=(48, 48), sim="v2", cache=False)
+    v1 = SynthDataset(1, views=("A4C", "PLAX"), size_hw=(48, 48), sim="v1", cache=False)
+    a, b = v2.image(0), v1.image(0)
+    assert a.shape == b.shape == (48, 48) and not np.array_equal(a, b)
+    assert np.array_equal(a, v2.image(0))
+    with pytest.raises(DatasetError):
+        SynthDataset(1, views=("A4C",), sim="v9")

@@ -79,7 +79,7 @@ def random_subject(
         ra_shift=rng.normal(0, 0.25, 3),
         arch_rise=float(rng.uniform(4.0, 5.5)),
         arch_span=float(rng.uniform(3.5, 5.0)),
-        liver=np.array([-3.0, 1.0, -13.0]) + rng.normal(0, 0.6, 3),
+        liver=np.array([-3.0, 1.0, -14.0]) + rng.normal(0, 0.6, 3),
         pm_w=float(rng.uniform(0.38, 0.5)),
         rv_wall=float(rng.uniform(0.35, 0.55)),
         seed=int(rng.integers(2**62)),

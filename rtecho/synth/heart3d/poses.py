@@ -88,8 +88,8 @@ def nominal_poses(heart) -> dict[str, Pose]:
     out["A2C"] = apical(m["mv"] + 0.6 * wax, _ring(subj.av_angle + math.radians(62)))
     out["A3C"] = apical(0.5 * (m["mv"] + m["av"]) + 0.5 * wax, _ring(subj.av_angle))
     e_av = _ring(subj.av_angle)
-    mid = np.array([0.0, 0.0, 0.68 * wb])
-    out["PLAX"] = make_pose(mid, unit(-e_av + 0.18 * wax), wax, lv_r + 4.6, lv_r + 4.6 + lv_r + 5.5)
+    mid = np.array([0.0, 0.0, 0.95 * wb])
+    out["PLAX"] = make_pose(mid, unit(-e_av + 0.18 * wax), wax, lv_r + 4.6, lv_r + 4.6 + lv_r + 3.0)
     ant = unit(Y - (Y @ wax) * wax)
     left = X - (X @ wax) * wax  # image right = patient left, in the short-axis plane
     for view, h in (("PSAX-MV", wb - 0.65), ("PSAX-PM", subj.pm_w * wb), ("PSAX-AP", 0.15 * wb)):
