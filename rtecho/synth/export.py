@@ -159,6 +159,10 @@ def generate_dataset(
     from rtecho.synth.sims import still_renderer
 
     render = still_renderer(sim)
+    if sim == "v2":
+        from rtecho.synth.heart3d.cine import render_cine as cine_fn
+    else:
+        cine_fn = render_cine
     out = Path(out_dir)
     cfg = config or SynthConfig(size_hw=size)
     jobs = [(v, i) for v in views for i in range(int(n_per_view))]
@@ -175,7 +179,7 @@ def generate_dataset(
         it = tqdm(jobs, desc="synth cines", unit="loop") if tqdm else jobs
         for v, i in it:
             rng = np.random.default_rng([int(seed), 2, views.index(v), i])
-            c = render_cine(v, rng, n_frames=n_frames, fps=fps, size_hw=size)
+            c = cine_fn(v, rng, n_frames=n_frames, fps=fps, size_hw=size)
             name = f"SYN_{v}_{i:06d}"
             write_cine(cdir, name, c, formats)
             rows.append(

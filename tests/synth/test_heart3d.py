@@ -126,3 +126,28 @@ def test_synth_dataset_draws_from_the_chosen_simulator():
     assert np.array_equal(a, v2.image(0))
     with pytest.raises(DatasetError):
         SynthDataset(1, views=("A4C",), sim="v9")
+
+
+def test_v2_cine_masks_follow_the_cycle_and_landmarks_exist_only_for_the_long_axis():
+    from rtecho.synth.heart3d.cine import render_cine
+
+    c = render_cine(
+        "A4C", np.random.default_rng(2), n_frames=30, fps=30, ef=60, heart_rate=70, size_hw=(96, 96)
+    )
+    area = c.lv_masks.sum(axis=(1, 2))
+    assert c.volumes[c.ed_index] > c.volumes[c.es_index]
+    assert area[c.ed_index] > 1.2 * area[c.es_index] > 0
+    assert np.isfinite(c.lv_apex_xy).all() and np.isfinite(c.lv_base_xy).all()
+    assert c.lv_apex_xy[:, 1].mean() < c.lv_base_xy[:, 1].mean()  # apex near the top of an apical view
+    assert not np.array_equal(c.frames[0], c.frames[1])
+    s = render_cine("PSAX-MV", np.random.default_rng(2), n_frames=2, size_hw=(64, 64), masks_only=True)
+    assert np.isnan(s.lv_apex_xy).all() and s.lv_masks.any()
+
+
+def test_v2_dataset_with_cines(tmp_path):
+    pytest.importorskip("av")
+    out = generate_dataset(
+        tmp_path, ["A2C"], 1, (48, 48), seed=0, progress=False, cine=True, n_frames=4, sim="v2"
+    )
+    assert (out / "cines" / "SYN_A2C_000000.avi").is_file()
+    assert (out / "cines" / "masks" / "SYN_A2C_000000.npz").is_file()

@@ -143,14 +143,14 @@ def heart_at(subj: Subject, phase: float) -> Heart:
     M["tv"] = tv_c
     # --- atria above the valve planes (larger in systole)
     ls = s.la_scale
-    la_a, la_b = p.la_a * ls, p.la_b * ls * 1.15
+    la_a, la_b = p.la_a * ls, p.la_b * ls * 1.3
     la_c = mv_c + np.array([-0.15, -0.35, 0.62 * la_b]) + subj.la_shift
     P["la_cav"] = Ellipsoid(la_c, np.array([la_a, la_a * 1.05, la_b]), z_lo=wb - la_c[2])
     P["la_epi"] = Ellipsoid(
         la_c, np.array([la_a + 0.25, la_a * 1.05 + 0.25, la_b + 0.25]), z_lo=wb - la_c[2] - 0.3
     )
     ra_s = 1 + 0.6 * (ls - 1)
-    ra_a, ra_b = p.ra_a * ra_s, p.ra_b * ra_s * 1.1
+    ra_a, ra_b = p.ra_a * ra_s, p.ra_b * ra_s * 1.25
     ra_c = tv_c + np.array([0.3 * e_rv[0], 0.3 * e_rv[1] - 0.3, 0.62 * ra_b]) + subj.ra_shift
     P["ra_cav"] = Ellipsoid(ra_c, np.array([ra_a, ra_a * 1.1, ra_b]), z_lo=wt - ra_c[2])
     P["ra_epi"] = Ellipsoid(

@@ -14,7 +14,15 @@ from rtecho.synth.config import SynthConfig, check_size, check_view
 from rtecho.synth.heart3d.anatomy import Heart, Subject, heart_at, random_subject
 from rtecho.synth.heart3d.poses import Pose, label_pose, nominal_poses, sample_other_pose, sample_view_pose
 from rtecho.synth.heart3d.slicing import lv_mask, random_style, slice_maps
-from rtecho.synth.physics import BeamStages, beam_grid, beamform, fan_mask, pixel_to_cm, scan_convert
+from rtecho.synth.physics import (
+    BeamStages,
+    beam_grid,
+    beamform,
+    fan_mask,
+    pixel_to_cm,
+    scan_convert,
+    scatterers,
+)
 from rtecho.synth.render import (
     Acquisition,
     _framed_still,
@@ -65,9 +73,9 @@ def render_pose(
     maps = acquisition_maps(acq, grid, BACKGROUND)
     trng = np.random.default_rng(acq.texture_seed + 1)
     style = random_style(trng)
-    tex = np.exp(
-        style.texture * _lowfreq(trng, grid.shape, (max(8, grid.shape[0] // 5), max(8, grid.shape[1] // 6)))
-    )
+    cells = (max(8, grid.shape[0] // 5), max(8, grid.shape[1] // 6))
+    lf = _lowfreq(trng, grid.shape, cells) + 0.6 * _lowfreq(trng, grid.shape, (4, 6))
+    tex = np.exp(style.texture * lf)
     gx, gz = to_scene(acq, grid.x, grid.z)
     pad = 0.3 + 1.42 * max(sum(abs(w[3]) for w in acq.warp[0::2]), sum(abs(w[3]) for w in acq.warp[1::2]))
     E, S = slice_maps(heart, pose, gx, gz, grid.theta, grid.r, maps.background, style, tex, pad)
@@ -75,8 +83,16 @@ def render_pose(
         E = soften(E, grid, acq.soften_cm)
     E = E + maps.clutter
     if maps.haze is not None:
-        E = np.sqrt(E * E + maps.haze * maps.haze)
-    E, S = E * maps.gain, S * (maps.gain * acq.spec_gain)
+        hz = maps.haze * np.float32(style.haze)
+        E = np.sqrt(E * E + hz * hz)
+    gain = maps.gain
+    if style.edge_fade > 0:  # weaker transmit/receive at the sector edges
+        th = np.abs(grid.theta - 0.5 * (grid.theta[0] + grid.theta[-1]))
+        fade = 1.0 - style.edge_fade * (th / max(float(th.max()), 1e-6)) ** 4
+        gain = gain * fade.astype(np.float32)[:, None]
+    E, S = E * gain, S * (gain * acq.spec_gain)
+    if scat is not None:  # cines: tissue speckle persists, blood speckle is new every frame
+        scat = np.where(E < 0.12, scatterers(E.shape, rng), scat).astype(np.complex64)
     stages = beamform(E, S, grid, acq.params, rng, scat=scat, extra_atten_db=maps.atten_db, ref=ref)
     return scan_convert(stages.polar, grid, acq.geom), stages
 

@@ -41,19 +41,23 @@ class Style:
     leaflet: float = 1.0
     texture: float = 0.3
     lung: float = 1.0
+    haze: float = 1.0
+    edge_fade: float = 0.0
 
 
 def random_style(rng: np.random.Generator) -> Style:
     return Style(
         myo=float(rng.uniform(0.7, 1.25)),
-        aniso=float(rng.uniform(0.55, 0.92)),
+        aniso=float(rng.uniform(0.6, 0.95)),
         blood=float(rng.uniform(0.6, 2.5)),
         fat=float(rng.uniform(0.6, 1.6)),
         liver=float(rng.uniform(0.7, 1.4)),
         peri=float(rng.uniform(2.0, 5.0)),
         leaflet=float(rng.uniform(0.6, 1.4)),
         texture=float(rng.uniform(0.25, 0.6)),
-        lung=float(rng.uniform(0.15, 1.0)),
+        lung=float(rng.uniform(0.1, 1.0)) if rng.random() < 0.7 else 1.0,
+        haze=float(np.exp(rng.uniform(0.0, 1.3))),
+        edge_fade=float(rng.uniform(0.0, 0.8)),
     )
 
 
@@ -243,14 +247,14 @@ def slice_maps(
             paint(name, FIBROUS, csg=lambda bx, dl=d_liv, b0=box: _crop(dl, b0, bx), offset=-0.2)
         _spec(S[box], E[box], d_liv, 1.6, 0.16, angular(d_liv))
     # epicardial fat filling the pericardial sac (AV groove, between chambers)
-    _paint(E, env - 0.3, FAT * 0.6 * style.fat * tex)
+    _paint(E, env, FAT * 0.6 * style.fat * tex)  # the smooth envelope fills only the crevices
     paint("av_groove", FAT * 1.3 * style.fat * tex)
     # walls (volumes with thickness); brightness follows the angle between beam and the wall normal
     myo = MYO * style.myo * tex
     paint("lv_epi", myo, ang="lv_cav")
     paint("rv_epi", 0.85 * myo, ang="rv_cav", csg=lambda bx: -sl.full("lv_epi")[bx])
-    paint("la_epi", 0.45 * myo, ang="la_cav")
-    paint("ra_epi", 0.4 * myo, ang="ra_cav")
+    paint("la_epi", 0.35 * myo, ang="la_cav")
+    paint("ra_epi", 0.3 * myo, ang="ra_cav")
     for name, val in (("ao_wall", FIBROUS), ("rvot_wall", 1.0), ("pa_br_wall", 1.0), ("ivc_wall", 1.1)):
         paint(name, val * tex, ang=name)
     paint("mv_ring", FIBROUS * tex)
