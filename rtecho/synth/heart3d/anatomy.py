@@ -190,7 +190,6 @@ def heart_at(subj: Subject, phase: float) -> Heart:
     ao_nodes = np.stack([av_c - 1.4 * d_root, av_c, av_c + 1.2 * d_root, asc0, asc1, top, arch2, d1, d2, d3])
     ao_radii = ao_r * np.array([0.85, 0.95, 1.25, 1.05, 1.05, 0.95, 0.9, 0.85, 0.8, 0.75])
     P["aorta"] = Tube(ao_nodes, ao_radii)
-    P["ao_wall"] = Tube(ao_nodes[1:], ao_radii[1:] + 0.22)
     M["root_dir"] = d_root
     M["asc"], M["arch_top"], M["arch2"], M["desc"] = asc1, top, arch2, d2
     heads = []
@@ -217,9 +216,7 @@ def heart_at(subj: Subject, phase: float) -> Heart:
     rpa = bif + 5.0 * (-X) - 0.6 * Y - 0.5 * Z
     lpa = bif + 3.0 * X - 1.5 * Y - 0.8 * Z
     P["rvot"] = Tube(np.stack([rvot0, rvot1, pv, bif]), np.array([1.2, 1.1, 1.05, 1.0]))
-    P["rvot_wall"] = Tube(np.stack([rvot1, pv, bif]), np.array([1.35, 1.25, 1.2]))
     P["pa_br"] = Tube(np.stack([rpa, bif, lpa]), np.array([0.75, 0.9, 0.7]))
-    P["pa_br_wall"] = Tube(np.stack([rpa, bif, lpa]), np.array([0.95, 1.1, 0.9]))
     P["pv_cusps"] = (
         Fins(pv, unit(bif - pv), Z, 1.0, 0.35, 0.06)
         if ao < 0.3
@@ -232,7 +229,6 @@ def heart_at(subj: Subject, phase: float) -> Heart:
     ivc1 = ivc0 - 3.0 * Z - 0.4 * Y
     ivc2 = ivc1 - 9.0 * Z - 0.6 * Y
     P["ivc"] = Tube(np.stack([ra_c, ivc0, ivc1, ivc2]), np.array([ivc_r, ivc_r, ivc_r, ivc_r * 0.95]))
-    P["ivc_wall"] = Tube(np.stack([ivc0, ivc1, ivc2]), np.array([ivc_r + 0.15] * 3))
     hv0 = ivc1 + 0.6 * Z
     hv1 = hv0 - 2.5 * Z + 3.0 * Y + 2.0 * X
     P["hv"] = Tube(np.stack([hv0, hv1]), np.array([0.45, 0.3]))

@@ -110,7 +110,12 @@ class Tube:
 
     nodes: Vec
     radii: Vec
-    _bounds: tuple = field(default=(), compare=False)
+    segs: tuple = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:  # bounding sphere (centre, radius) of every segment
+        a, b = self.nodes[:-1], self.nodes[1:]
+        half = 0.5 * np.linalg.norm(b - a, axis=1) + np.maximum(self.radii[:-1], self.radii[1:])
+        object.__setattr__(self, "segs", tuple(zip(0.5 * (a + b), half.tolist(), strict=True)))
 
     def bound(self) -> tuple[Vec, float]:
         lo, hi = self.nodes.min(axis=0), self.nodes.max(axis=0)

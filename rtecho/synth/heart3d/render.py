@@ -125,9 +125,9 @@ def choose_shot(
     """A subject (or ``subject``), a phase and a probe pose of ``view`` (OTHER: off-axis, liver, lung, blank)."""
     subj = subject or random_subject(rng)
     ph = float(rng.random()) if phase is None else phase
-    ed = heart_at(subj, 0.0)
-    nominal = nominal_poses(ed)
     heart = heart_at(subj, ph)
+    ed = heart  # a still needs one phase: its own landmarks place the view's probe (cines/sweeps use ED)
+    nominal = nominal_poses(ed)
     if view != "OTHER":
         pose = sample_view_pose(view, nominal, rng)
         lab, dist = label_pose(pose, nominal)

@@ -68,6 +68,13 @@ def plane_points(pose: Pose, x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, 
 
 
 Box = tuple[slice, slice]
+# vessel walls: the lumen's tube grown by the wall thickness (cm)
+WALLS = {
+    "ao_wall": ("aorta", 0.22),
+    "rvot_wall": ("rvot", 0.15),
+    "pa_br_wall": ("pa_br", 0.2),
+    "ivc_wall": ("ivc", 0.15),
+}
 
 
 class _Slicer:
@@ -114,12 +121,14 @@ class _Slicer:
             return self.subs[name]
         prim = self.h.prims.get(name)
         out = None
-        if isinstance(prim, Tube):
+        if name in WALLS:
+            lumen, thick = WALLS[name]
+            sb = self.sub(lumen)
+            out = None if sb is None else (sb[0] - np.float32(thick), sb[1])
+        elif isinstance(prim, Tube):
             boxes = []
-            for k in range(len(prim.nodes) - 1):
-                a, b = prim.nodes[k], prim.nodes[k + 1]
-                rad = 0.5 * float(np.linalg.norm(b - a)) + float(max(prim.radii[k], prim.radii[k + 1]))
-                bx = self.box(0.5 * (a + b), rad)
+            for k, (mid, rad) in enumerate(prim.segs):
+                bx = self.box(mid, rad)
                 if bx is not None:
                     boxes.append((k, bx))
             if boxes:
