@@ -89,12 +89,12 @@ def nominal_poses(heart) -> dict[str, Pose]:
     out["A3C"] = apical(0.5 * (m["mv"] + m["av"]) + 0.5 * wax, _ring(subj.av_angle))
     e_av = _ring(subj.av_angle)
     mid = np.array([0.0, 0.0, 0.95 * wb])
-    out["PLAX"] = make_pose(mid, unit(-e_av + 0.18 * wax), wax, lv_r + 4.6, lv_r + 4.6 + lv_r + 3.0)
+    out["PLAX"] = make_pose(mid, unit(-e_av + 0.18 * wax), wax, lv_r + 5.2, lv_r + 5.2 + lv_r + 3.0)
     ant = unit(Y - (Y @ wax) * wax)
     left = X - (X @ wax) * wax  # image right = patient left, in the short-axis plane
     for view, h in (("PSAX-MV", wb - 0.65), ("PSAX-PM", subj.pm_w * wb), ("PSAX-AP", 0.15 * wb)):
         c = np.array([0.0, 0.0, h]) + 0.3 * ant
-        out[view] = make_pose(c, -ant, left, lv_r + 4.3, lv_r + 4.3 + lv_r + 4.0)
+        out[view] = make_pose(c, -ant, left, lv_r + 5.2, lv_r + 5.2 + lv_r + 3.5)
     root = m["root_dir"]
     ant_r = unit(Y - (Y @ root) * root)
     out["PSAX-AV"] = make_pose(m["av"] + 0.15 * root, -ant_r, X - (X @ root) * root, 6.5, 6.5 + 7.0)

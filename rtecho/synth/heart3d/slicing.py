@@ -48,7 +48,7 @@ class Style:
 def random_style(rng: np.random.Generator) -> Style:
     return Style(
         myo=float(rng.uniform(0.7, 1.25)),
-        aniso=float(rng.uniform(0.6, 0.95)),
+        aniso=float(rng.uniform(0.75, 0.97)),
         blood=float(rng.uniform(0.6, 2.5)),
         fat=float(rng.uniform(0.6, 1.6)),
         liver=float(rng.uniform(0.7, 1.4)),
@@ -218,8 +218,8 @@ def slice_maps(
     a = np.float32(style.aniso)
 
     def angular(d: np.ndarray) -> np.ndarray:
-        c = np.abs(_radial(d, dr))
-        return (1 - a) + a * c * np.sqrt(c)
+        c = _radial(d, dr)
+        return (1 - a) + a * c * c
 
     def paint(name: str, val, csg=None, offset: float = 0.0, ang: str | None = None) -> None:
         sb = sl.sub(name)
