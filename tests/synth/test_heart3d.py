@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from rtecho.synth import SynthConfig, SynthError
 from rtecho.synth.export import generate_dataset
@@ -16,7 +17,7 @@ from rtecho.synth.heart3d import (
     render_stages,
     render_view,
 )
-from rtecho.synth.heart3d.poses import pose_distance, sample_other_pose, sample_view_pose
+from rtecho.synth.heart3d.poses import plane_distance, pose_distance, sample_other_pose, sample_view_pose
 from rtecho.synth.heart3d.render import lv_mask_image
 from rtecho.synth.heart3d.sweep import render_sweep
 from rtecho.views import VIEWS
@@ -54,6 +55,7 @@ def test_sampled_poses_carry_their_view_and_other_poses_lie_away_from_every_view
         for _ in range(5):
             p = sample_other_pose(nominal, ed.marks["heart_c"], rng)
             assert min(pose_distance(p, q) for q in nominal.values()) > 1.6
+            assert plane_distance(p, nominal) > 1.2
 
 
 def test_standard_views_are_mutually_distinct_poses():
@@ -85,13 +87,23 @@ def test_sweep_rejects_bad_arguments():
 
 
 @pytest.mark.parametrize("view", ["A4C", "A2C", "A3C"])
-def test_lv_mask_from_the_3d_lv_is_the_dark_cavity_of_apical_views(view):
+def test_lv_mask_from_the_3d_lv_is_the_dark_cavity_inside_the_wall_in_apical_views(view):
     for seed in range(3):
-        img, _, acq, shot = render_stages(view, np.random.default_rng([seed, 9]), (128, 128), BARE, phase=0.0)
+        cfg = SynthConfig(
+            screen_prob=0.0,
+            jpeg_prob=0.0,
+            rib_shadow_prob=0.0,
+            haze=(0.003, 0.006),
+            clutter=(0.3, 0.8),
+            gain_db=(-22.0, -12.0),
+        )
+        img, _, acq, shot = render_stages(view, np.random.default_rng([seed, 9]), (128, 128), cfg, phase=0.0)
         m = lv_mask_image(shot, acq)
         assert m.sum() > 150
-        fan = img > 0
-        assert img[m].mean() < 0.6 * img[fan & ~m].mean()
+        ring = (
+            ndimage.binary_dilation(m, iterations=4) & ~ndimage.binary_dilation(m, iterations=1) & (img > 0)
+        )
+        assert img[m].mean() < 0.6 * img[ring].mean()  # the cavity is darker than the wall around it
 
 
 def test_lv_mask_area_shrinks_in_systole():

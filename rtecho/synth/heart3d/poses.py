@@ -158,6 +158,19 @@ def label_pose(p: Pose, nominal: dict[str, Pose]) -> tuple[str, float]:
     return (names[k] if d[k] < 1.0 else "OTHER"), float(d[k])
 
 
+def plane_distance(p: Pose, nominal: dict[str, Pose]) -> float:
+    """How far the plane of ``p`` is from the nearest standard plane, wherever the probe sits: offset of
+    the view's target from the plane (1.2 cm) and angle between the planes (20 deg, sign-less). A plane
+    close to a view's plane seen from another window still looks like that view (rotated)."""
+    n = p.normal
+    best = math.inf
+    for q in nominal.values():
+        h = abs(float((q.target - p.origin) @ n)) / SIGMA_TARGET_CM
+        ang = math.degrees(math.acos(min(1.0, abs(float(q.normal @ n))))) / SIGMA_NORMAL_DEG
+        best = min(best, math.hypot(h, ang))
+    return best
+
+
 def rotate(p: Pose, axis: np.ndarray, deg: float, pivot: np.ndarray | None = None) -> Pose:
     """Rotate the pose by ``deg`` about ``axis`` through ``pivot`` (default: the probe)."""
     a = unit(axis)
@@ -207,7 +220,7 @@ def sample_other_pose(nominal: dict[str, Pose], centre: np.ndarray, rng: np.rand
             o = centre + float(rng.uniform(7, 13)) * d
             tgt = centre + rng.normal(0, 2.5, 3)
             p = make_pose(tgt, tgt - o, rng.normal(size=3), float(np.linalg.norm(tgt - o)), 16.0)
-        if label_pose(p, nominal)[1] > 1.6:
+        if label_pose(p, nominal)[1] > 1.6 and plane_distance(p, nominal) > 1.2:
             return Pose(p.origin, p.dep, p.lat, p.reach, float(rng.uniform(13, 19)))
     return p
 

@@ -56,6 +56,8 @@ def draw_v2_acquisition(
 ) -> Acquisition:
     """The 2-D simulator's acquisition nuisances (depth for ``extent``, fan, gain, TGC, ribs, JPEG, warp);
     the anatomy's placement is the probe pose, so the 2-D heart placement is dropped."""
+    if rng.random() < 0.35:  # zoomed in: the far structures (atria, LA) are cut by the arc
+        extent *= float(rng.uniform(0.68, 0.95))
     acq = draw_acquisition(rng, cfg, Scene(groups=[], z_extent=extent, background=BACKGROUND), size_hw)
     return replace(acq, place=Placement())
 
@@ -78,7 +80,8 @@ def render_pose(
     tex = np.exp(style.texture * lf)
     gx, gz = to_scene(acq, grid.x, grid.z)
     pad = 0.3 + 1.42 * max(sum(abs(w[3]) for w in acq.warp[0::2]), sum(abs(w[3]) for w in acq.warp[1::2]))
-    E, S = slice_maps(heart, pose, gx, gz, grid.theta, grid.r, maps.background, style, tex, pad)
+    bg = maps.background * np.float32(style.background)
+    E, S = slice_maps(heart, pose, gx, gz, grid.theta, grid.r, bg, style, tex, pad)
     if acq.soften_cm > 0:
         E = soften(E, grid, acq.soften_cm)
     E = E + maps.clutter

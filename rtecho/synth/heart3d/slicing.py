@@ -43,6 +43,7 @@ class Style:
     lung: float = 1.0
     haze: float = 1.0
     edge_fade: float = 0.0
+    background: float = 1.0
 
 
 def random_style(rng: np.random.Generator) -> Style:
@@ -56,8 +57,9 @@ def random_style(rng: np.random.Generator) -> Style:
         leaflet=float(rng.uniform(0.6, 1.4)),
         texture=float(rng.uniform(0.25, 0.6)),
         lung=float(rng.uniform(0.1, 1.0)) if rng.random() < 0.7 else 1.0,
-        haze=float(np.exp(rng.uniform(0.0, 1.3))),
+        haze=float(np.exp(rng.uniform(0.0, 1.4))),
         edge_fade=float(rng.uniform(0.0, 0.8)),
+        background=float(np.exp(rng.uniform(-0.7, 1.4))),
     )
 
 
