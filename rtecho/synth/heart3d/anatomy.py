@@ -79,7 +79,7 @@ def random_subject(
         ra_shift=rng.normal(0, 0.25, 3),
         arch_rise=float(rng.uniform(4.0, 5.5)),
         arch_span=float(rng.uniform(3.5, 5.0)),
-        liver=np.array([-4.0, 1.0, -15.5]) + rng.normal(0, 0.6, 3),
+        liver=np.array([-4.0, 0.0, -14.0]) + rng.normal(0, 0.6, 3),
         pm_w=float(rng.uniform(0.38, 0.5)),
         rv_wall=float(rng.uniform(0.35, 0.55)),
         seed=int(rng.integers(2**62)),
@@ -237,7 +237,7 @@ def heart_at(subj: Subject, phase: float) -> Heart:
     crux = M["crux"]
     body = np.stack([X, Y, Z])
     liv_c = crux + body.T @ subj.liver
-    P["liver"] = Ellipsoid(liv_c, np.array([14.0, 11.0, 9.0]), body)
+    P["liver"] = Ellipsoid(liv_c, np.array([14.0, 10.0, 9.0]), body)
     M["liver"] = liv_c
     # --- papillary muscles (anterolateral and posteromedial) inside the LV
     pm_h = subj.pm_w * wb

@@ -251,7 +251,7 @@ def slice_maps(
     sb = sl.sub("liver")
     if sb is not None:
         d_liv, box = sb
-        d_liv = np.maximum(d_liv, -(env[box] - 0.9))
+        d_liv = np.maximum(d_liv, -(env[box] - 0.6))
         e = E[box]
         e += _occ(d_liv) * (LIVER * style.liver * _at(tex, box) - e)
         for name in ("ivc", "hv"):
