@@ -30,7 +30,7 @@ def test_every_view_renders_gray_uint8_at_the_requested_size(view):
     for seed in range(2):
         img = render_view(view, np.random.default_rng([seed, 5]), size_hw=(96, 112))
         assert img.shape == (96, 112) and img.dtype == np.uint8
-        assert img.max() > 50 and img.std() > 10
+        assert img.max() > 50 and img.std() > 6
 
 
 def test_same_seed_same_image_and_different_seed_differs():

@@ -13,7 +13,7 @@ volumes: myocardium = epicardial shell minus cavities (tissue with thickness, ne
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,6 +50,7 @@ class Subject:
     pm_w: float  # papillary muscles height as a fraction of the LV length
     rv_wall: float
     seed: int
+    apical_window: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, -2.0]))  # probe - apex (cm)
 
 
 def random_subject(
@@ -83,6 +84,8 @@ def random_subject(
         pm_w=float(rng.uniform(0.38, 0.5)),
         rv_wall=float(rng.uniform(0.35, 0.55)),
         seed=int(rng.integers(2**62)),
+        # the apical window is rarely exactly on the apex: the LV axis tilts in apical images
+        apical_window=np.array([*np.clip(rng.normal(0, 0.9, 2), -1.8, 1.8), -float(rng.uniform(1.4, 2.8))]),
     )
 
 

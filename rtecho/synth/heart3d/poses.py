@@ -74,7 +74,7 @@ def nominal_poses(heart) -> dict[str, Pose]:
     u = np.array([1.0, 0.0, 0.0])
     wb = float(m["base"][2])
     lv_r = heart.state.lv_a + heart.state.wall
-    apex_o = m["apex_epi"] - 2.0 * wax
+    apex_o = m["apex_epi"] + subj.apical_window
     la_far = float(np.linalg.norm(m["la"] - apex_o)) + 3.0
     out: dict[str, Pose] = {}
 
