@@ -172,8 +172,8 @@ def heart_at(subj: Subject, phase: float) -> Heart:
 
     ra_, ha_ = tip(lf_a, mo)
     rp_, hp_ = tip(lf_p, mo)
-    P["mv_ant"] = ConeSheet(mv_c, down, r_mv, max(ra_, 0.05), ha_, 0.07, e_av, 1.0)
-    P["mv_post"] = ConeSheet(mv_c, down, r_mv, max(rp_, 0.05), hp_, 0.07, -e_av, 1.0)
+    P["mv_ant"] = ConeSheet(mv_c, down, r_mv, max(ra_, 0.05), ha_, 0.07, e_av, 0.62)
+    P["mv_post"] = ConeSheet(mv_c, down, r_mv, max(rp_, 0.05), hp_, 0.07, -e_av, 0.62)
     r_tv = 1.35
     o_t = mo
     P["tv_leaf"] = ConeSheet(tv_c, down, r_tv, r_tv * (0.15 + 0.7 * o_t), 0.5 + 1.3 * o_t, 0.07)
