@@ -163,3 +163,20 @@ def test_v2_dataset_with_cines(tmp_path):
     )
     assert (out / "cines" / "SYN_A2C_000000.avi").is_file()
     assert (out / "cines" / "masks" / "SYN_A2C_000000.npz").is_file()
+
+
+def test_primitives_are_signed_distances_near_their_surfaces():
+    from rtecho.synth.heart3d.geometry import Ellipsoid, Torus, Tube
+
+    f32 = np.float32
+    sphere = Ellipsoid(np.zeros(3), np.array([2.0, 2.0, 2.0]), z_hi=1.0)
+    P = (np.array([0.0, 2.5, 0.0, 0.0], f32), np.zeros(4, f32), np.array([0.0, 0.0, 1.5, -1.9], f32))
+    d, n = sphere.sdf(P, normal=True)
+    assert np.allclose(d, [-1.0, 0.5, 0.5, -0.1], atol=0.02)  # centre, outside, beyond the cut, inside
+    assert np.allclose([n[0][1], n[2][2]], [1.0, 1.0], atol=1e-3)
+    tube = Tube(np.array([[0.0, 0, 0], [0, 0, 5.0]]), np.array([1.0, 1.0]))
+    assert np.allclose(
+        tube.sdf(P)[0], [-1.0, 1.5, -1.0, 0.9], atol=1e-3
+    )  # the last point lies 1.9 beyond an end
+    ring = Torus(np.zeros(3), np.array([0.0, 0, 1.0]), 2.0, 0.2)
+    assert np.allclose(ring.sdf(P)[0][:2], [1.8, 0.3], atol=1e-3)

@@ -2,8 +2,8 @@
 
 Every primitive answers ``sdf(P)`` with ``P = (x, y, z)`` a tuple of equally shaped float32 arrays (points
 in heart cm): an approximate signed distance ``d`` (cm, negative inside) and, on request, the unit
-outward normal as a 3-tuple of arrays. ``near(plane)`` tells whether the primitive can touch the fan of
-an imaging plane at all, so that slicing skips whatever the plane misses.
+outward normal as a 3-tuple of arrays. ``bound()`` is a bounding sphere, so that slicing evaluates a
+primitive only where the imaging plane can meet it.
 """
 
 from __future__ import annotations
@@ -22,23 +22,6 @@ def unit(v) -> Vec:
     v = np.asarray(v, dtype=np.float64)
     n = float(np.linalg.norm(v))
     return v / n if n > 0 else v
-
-
-@dataclass(frozen=True)
-class PlaneBox:
-    """What slicing knows of an imaging plane: origin, unit normal, and a bounding sphere of the fan."""
-
-    origin: Vec
-    normal: Vec
-    centre: Vec
-    radius: float
-
-    def misses(self, c: Vec, r: float) -> bool:
-        """True when a sphere (centre ``c``, radius ``r``) cannot touch the fan."""
-        d = np.asarray(c) - self.origin
-        if abs(float(d @ self.normal)) > r:
-            return True
-        return float(np.linalg.norm(np.asarray(c) - self.centre)) > self.radius + r
 
 
 @dataclass(frozen=True)
@@ -132,16 +115,12 @@ class Tube:
         qx, qy, qz = px - t * e[0], py - t * e[1], pz - t * e[2]
         return np.sqrt(qx * qx + qy * qy + qz * qz) - (np.float32(r0) + t * np.float32(r1 - r0))
 
-    def sdf(self, P: Pts, normal: bool = False, box: PlaneBox | None = None) -> tuple[Arr, Pts | None]:
+    def sdf(self, P: Pts, normal: bool = False) -> tuple[Arr, Pts | None]:
         best = None
         bx = by = bz = None
         for k in range(len(self.nodes) - 1):
             a, b = self.nodes[k], self.nodes[k + 1]
             r0, r1 = float(self.radii[k]), float(self.radii[k + 1])
-            if box is not None and box.misses(
-                0.5 * (a + b), 0.5 * float(np.linalg.norm(b - a)) + max(r0, r1)
-            ):
-                continue
             e = (b - a).astype(np.float32)
             ll = float(e @ e) + 1e-9
             px, py, pz = P[0] - np.float32(a[0]), P[1] - np.float32(a[1]), P[2] - np.float32(a[2])
