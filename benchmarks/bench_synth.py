@@ -1,7 +1,8 @@
 """Throughput of rtecho.synth (frames/s = 1 / mean time).
 
 Run: .venv/bin/pytest benchmarks/bench_synth.py --benchmark-enable
-Acceptance: >= 100 frames/s at 128x128 and >= 25 frames/s at 256x256 (single process).
+Acceptance: >= 100 frames/s at 128x128 and >= 25 frames/s at 256x256 (single process);
+simulator v2 (3-D heart): >= 50 stills/s at 128x128.
 """
 
 from __future__ import annotations
@@ -28,3 +29,12 @@ def test_bench_render_view(benchmark, size):
 def test_bench_render_cine_per_loop_of_16(benchmark, size):
     rng = np.random.default_rng(0)
     benchmark(lambda: render_cine("A4C", rng, n_frames=16, fps=50, size_hw=(size, size)))
+
+
+def test_bench_render_view_v2_128(benchmark):
+    """Simulator v2 (3-D heart sliced by probe poses): acceptance >= 50 stills/s at 128x128, one core."""
+    from rtecho.synth.heart3d import render_view as render_v2
+
+    rng = np.random.default_rng(0)
+    views = itertools.cycle(VIEWS)
+    benchmark(lambda: render_v2(next(views), rng, (128, 128)))

@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same data)")
     parser.add_argument(
+        "--sim",
+        choices=("v1", "v2"),
+        default="v1",
+        help="simulator of the stills: v1 = 2-D view layouts (default), v2 = 3-D heart sliced by probe poses",
+    )
+    parser.add_argument(
         "--contact-real",
         nargs="*",
         default=None,
@@ -66,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         n_frames=args.frames,
         fps=args.fps,
         formats=args.formats,
+        sim=args.sim,
     )
     if args.contact_real:
         real = {}
@@ -74,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
             if not path or not Path(path).is_file():
                 raise SynthError(f"--contact-real wants VIEW=PATH to an image file, got {item!r}")
             real[view] = path
-        write_png(out / "contact_sheet_vs_real.png", contact_sheet(args.seed, args.size, views, real=real))
+        write_png(
+            out / "contact_sheet_vs_real.png",
+            contact_sheet(args.seed, args.size, views, real=real, sim=args.sim),
+        )
     print(f"wrote {len(views) * args.n} stills{' and cines' if args.cine else ''} to {out}")
     return 0

@@ -59,6 +59,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "or transfer-gain (transfer + high gain, stronger haze); see rtecho.train.transfer",
     )
     p.add_argument("--fresh", action="store_true", help="with --synth: render new images every epoch")
+    p.add_argument(
+        "--sim", choices=("v1", "v2"), default="v1", help="with --synth: simulator v1 (2-D) or v2 (3-D heart)"
+    )
     p.add_argument("--frames-per-clip", type=int, default=8, help="frames sampled from each clip (default 8)")
     p.add_argument("--out", metavar="DIR", help="run folder (default runs/MODEL)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
@@ -108,10 +111,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         augment = UltrasoundAugment()
     if args.synth is not None:
-        kw = {"views": views, "size_hw": size_hw, "seed": args.seed, **norm}
+        kw = {"views": views, "size_hw": size_hw, "seed": args.seed, "sim": args.sim, **norm}
         train_ds = SynthDataset(args.synth, split="train", augment=augment, fresh_per_epoch=args.fresh, **kw)
         val_ds = SynthDataset(args.val_synth or max(2, args.synth // 5), split="val", **kw)
-        described = f"rtecho.synth, {args.synth}/view train, seed {args.seed}"
+        described = f"rtecho.synth {args.sim}, {args.synth}/view train, seed {args.seed}"
     else:
         kw = {
             "size_hw": size_hw,

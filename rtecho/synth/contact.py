@@ -9,7 +9,6 @@ import numpy as np
 
 from rtecho._lazy import require
 from rtecho.synth.config import check_size, check_view
-from rtecho.synth.render import render_view
 from rtecho.views import VIEWS
 
 
@@ -29,6 +28,7 @@ def contact_sheet(
     views: Sequence[str] = VIEWS,
     real: Mapping[str, str | Path] | None = None,
     cols: int = 5,
+    sim: str = "v1",
 ) -> np.ndarray:
     """RGB sheet with one simulated still per view; ``real`` maps a view to a real image shown beside it.
 
@@ -37,12 +37,15 @@ def contact_sheet(
     >>> contact_sheet(seed=0, size_hw=(48, 48), views=["A4C", "PLAX"]).shape
     (48, 240, 3)
     """
+    from rtecho.synth.sims import still_renderer
+
     Image = require("PIL.Image", "synth", "contact sheets")
+    render = still_renderer(sim)
     size = check_size(size_hw)
     tiles = []
     for k, v in enumerate(views):
         check_view(v)
-        img = render_view(v, np.random.default_rng([int(seed), 3, k]), size)
+        img = render(v, np.random.default_rng([int(seed), 3, k]), size)
         tiles.append(_tile(img, v, size))
         if real and v in real:
             tiles.append(_tile(np.asarray(Image.open(real[v]).convert("L")), f"REAL {v}", size))

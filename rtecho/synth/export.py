@@ -22,7 +22,6 @@ import numpy as np
 from rtecho._lazy import require
 from rtecho.synth.cine import Cine, render_cine
 from rtecho.synth.config import SynthConfig, SynthError, check_size, check_view
-from rtecho.synth.render import render_view
 
 US_MULTIFRAME_SOP = "1.2.840.10008.5.1.4.1.1.3.1"
 CINE_FORMATS = ("avi", "mp4", "dcm")
@@ -138,8 +137,12 @@ def generate_dataset(
     fps: float = 30.0,
     formats: Sequence[str] = ("avi",),
     config: SynthConfig | None = None,
+    sim: str = "v1",
 ) -> Path:
     """Generate stills (and cines with ``cine=True``) under ``out_dir``; deterministic for ``seed``.
+
+    ``sim`` picks the simulator of the stills and the contact sheet: ``v1`` (2-D layouts) or ``v2`` (3-D
+    heart sliced by probe poses, :mod:`rtecho.synth.heart3d`); the folder layout is the same.
 
     >>> import tempfile
     >>> out = generate_dataset(tempfile.mkdtemp(), ["A4C"], 1, (32, 32), seed=0, progress=False)
@@ -153,6 +156,13 @@ def generate_dataset(
     bad = [f for f in formats if f not in CINE_FORMATS]
     if bad:
         raise SynthError(f"unknown cine format(s) {bad}; known: {', '.join(CINE_FORMATS)}")
+    from rtecho.synth.sims import still_renderer
+
+    render = still_renderer(sim)
+    if sim == "v2":
+        from rtecho.synth.heart3d.cine import render_cine as cine_fn
+    else:
+        cine_fn = render_cine
     out = Path(out_dir)
     cfg = config or SynthConfig(size_hw=size)
     jobs = [(v, i) for v in views for i in range(int(n_per_view))]
@@ -161,7 +171,7 @@ def generate_dataset(
     for v, i in it:
         rng = np.random.default_rng([int(seed), 1, views.index(v), i])
         (out / "stills" / v).mkdir(parents=True, exist_ok=True)
-        write_png(out / "stills" / v / f"{v}_{i:06d}.png", render_view(v, rng, size, cfg))
+        write_png(out / "stills" / v / f"{v}_{i:06d}.png", render(v, rng, size, cfg))
     if cine:
         cdir = out / "cines"
         cdir.mkdir(parents=True, exist_ok=True)
@@ -169,7 +179,7 @@ def generate_dataset(
         it = tqdm(jobs, desc="synth cines", unit="loop") if tqdm else jobs
         for v, i in it:
             rng = np.random.default_rng([int(seed), 2, views.index(v), i])
-            c = render_cine(v, rng, n_frames=n_frames, fps=fps, size_hw=size)
+            c = cine_fn(v, rng, n_frames=n_frames, fps=fps, size_hw=size)
             name = f"SYN_{v}_{i:06d}"
             write_cine(cdir, name, c, formats)
             rows.append(
@@ -211,5 +221,5 @@ def generate_dataset(
             wr.writerows(rows)
     from rtecho.synth.contact import contact_sheet
 
-    write_png(out / "contact_sheet.png", contact_sheet(seed=seed, size_hw=size, views=views))
+    write_png(out / "contact_sheet.png", contact_sheet(seed=seed, size_hw=size, views=views, sim=sim))
     return out

@@ -319,9 +319,13 @@ def _resize(image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((size_hw[1], size_hw[0]), Image.BILINEAR))
 
 
-def _framed_still(view: str, rng: np.random.Generator, size: tuple[int, int], cfg: SynthConfig) -> np.ndarray:
+def _framed_still(
+    view: str, rng: np.random.Generator, size: tuple[int, int], cfg: SynthConfig, stages=None
+) -> np.ndarray:
     """A still framed like an exported scanner screen: a wider canvas (black margins around the fan, text,
-    depth ticks, ECG) resized to ``size`` as the runtime resizes a whole frame."""
+    depth ticks, ECG) resized to ``size`` as the runtime resizes a whole frame.
+
+    ``stages`` renders the fan (default :func:`render_stages`; simulator v2 passes its own)."""
     from dataclasses import replace
 
     from rtecho.synth.screen import ScreenTruth, draw_furniture
@@ -334,7 +338,7 @@ def _framed_still(view: str, rng: np.random.Generator, size: tuple[int, int], cf
     scfg = replace(
         cfg, radius_frac=(0.8, 1.0), apex_y_frac=(-0.02, 0.08), apex_x_jitter_frac=0.06, screen_prob=0.0
     )
-    image, _, acq, _ = render_stages(view, rng, (ch, cw), scfg)
+    image, _, acq, _ = (stages or render_stages)(view, rng, (ch, cw), scfg)
     if cfg.furniture and rng.random() < 0.7:
         k = 560.0 / cw  # draw furniture on a ~560-wide layer, so text is as small as on a real screen
         lh, lw = int(round(ch * k)), 560
@@ -350,6 +354,6 @@ def _framed_still(view: str, rng: np.random.Generator, size: tuple[int, int], cf
             g.depth_cm,
         )
         layer = draw_furniture(np.zeros((lh, lw, 3), np.uint8), t, rng, float(rng.uniform(50, 110)))
-        layer = _resize(np.ascontiguousarray(layer.max(axis=2)), (ch, cw))
+        layer = _resize(np.maximum(np.maximum(layer[..., 0], layer[..., 1]), layer[..., 2]), (ch, cw))
         image = np.maximum(image, layer)
     return _resize(image, size)

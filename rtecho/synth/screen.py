@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -53,6 +54,12 @@ def _ecg(n: int, phase0: float, beats: float, rng: np.random.Generator) -> np.nd
     return qrs + tw + pw + rng.normal(0, 0.015, n)
 
 
+@lru_cache(maxsize=1)
+def _default_font():
+    """PIL's default font, loaded once (a new ImageDraw loads it again on every text call)."""
+    return require("PIL.ImageFont", "synth", "screen furniture").load_default()
+
+
 def draw_furniture(img: np.ndarray, t: ScreenTruth, rng: np.random.Generator, hr: float) -> np.ndarray:
     """Draw vendor text, depth ticks, orientation marker, grey bar and an ECG trace on an RGB screen."""
     Image = require("PIL.Image", "synth", "screen furniture")
@@ -60,6 +67,7 @@ def draw_furniture(img: np.ndarray, t: ScreenTruth, rng: np.random.Generator, hr
     h, w = t.size_hw
     pil = Image.fromarray(img)
     d = ImageDraw.Draw(pil)
+    d.font = _default_font()
     grey = (200, 200, 200)
     lines = [
         str(rng.choice(VENDORS)),
@@ -81,12 +89,8 @@ def draw_furniture(img: np.ndarray, t: ScreenTruth, rng: np.random.Generator, hr
         y0 = t.apex_xy[1] + r * math.cos(a)
         ln = 5 if k % 5 == 0 else 2
         d.line([(x0 - ln, y0), (x0, y0)], fill=grey)
-    # orientation marker and grey bar
+    # orientation marker (the grey bar is drawn last, in numpy: nothing else overlaps it)
     d.text((t.apex_xy[0] + 8, max(t.apex_xy[1], 0) + 1), "V", fill=(230, 230, 230))
-    bx = w - 10
-    for yy in range(int(h * 0.2), int(h * 0.5)):
-        v = int(255 * (int(h * 0.5) - yy) / (h * 0.3))
-        d.line([(bx, yy), (bx + 4, yy)], fill=(v, v, v))
     # ECG trace synchronised to the cycle, with a moving cursor
     n = int(w * 0.8)
     ecg = _ecg(n, float(rng.random()), 3.0 * hr / 75.0, rng)
@@ -95,7 +99,12 @@ def draw_furniture(img: np.ndarray, t: ScreenTruth, rng: np.random.Generator, hr
     d.line(pts, fill=(60, 220, 90))
     cur = int(w * 0.1) + int(rng.integers(0, n))
     d.line([(cur, base - 14), (cur, base + 4)], fill=(230, 230, 60))
-    return np.asarray(pil)
+    out = np.array(pil)
+    bx = w - 10  # grey bar: a vertical ramp, 5 px wide, from 20% to 50% of the height
+    ys = np.arange(int(h * 0.2), int(h * 0.5))
+    ramp = np.clip((255 * (int(h * 0.5) - ys) / (h * 0.3)).astype(int), 0, 255).astype(np.uint8)
+    out[ys, max(bx, 0) : bx + 5] = ramp[:, None, None]
+    return out
 
 
 def _color_doppler(

@@ -344,7 +344,8 @@ class SynthDataset(Dataset):
 
     ``split`` ("train", "val", "test") selects an independent random stream, so validation and test
     sets never repeat training images. With ``fresh_per_epoch`` the rendering also depends on the
-    epoch (endless data); otherwise rendered images are cached.
+    epoch (endless data); otherwise rendered images are cached. ``sim`` picks the simulator: ``v1``
+    (2-D view layouts) or ``v2`` (3-D heart sliced by probe poses).
 
     >>> ds = SynthDataset(10, views=("A4C", "PLAX"), size_hw=(64, 64), split="val")  # doctest: +SKIP
     """
@@ -364,6 +365,7 @@ class SynthDataset(Dataset):
         augment: Augment | None = None,
         fresh_per_epoch: bool = False,
         cache: bool = True,
+        sim: str = "v1",
     ) -> None:
         if n_per_view < 1:
             raise DatasetError(f"n_per_view must be >= 1, got {n_per_view}")
@@ -373,10 +375,13 @@ class SynthDataset(Dataset):
         if split not in self._SPLITS:
             raise ValueError(f"split must be one of {sorted(self._SPLITS)}, got {split!r}")
         try:
-            from rtecho.synth import render_view
+            from rtecho.synth.sims import still_renderer
         except ImportError as exc:
             raise DatasetError(f"the simulator rtecho.synth could not be imported ({exc})") from exc
-        self._render = render_view
+        try:
+            self._render = still_renderer(sim)
+        except ValueError as exc:
+            raise DatasetError(str(exc)) from None
         self.labels = tuple(views)
         self.n_per_view, self.size_hw = int(n_per_view), tuple(size_hw)
         self.seed, self.stream, self.epoch = int(seed), self._SPLITS[split], 0
