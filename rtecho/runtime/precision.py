@@ -14,6 +14,12 @@ frames (run through the model's own :class:`~rtecho.runtime.preprocess.Preproces
 symmetric int8 tensor is ``s = max(|min|, |max|) / 127`` and ``q = clip(round(x / s), -128, 127)``,
 zero point 0 (the only form TensorRT's ONNX parser accepts). Weights are per output channel. The
 defaults are the settings that made INT8 pay on the CPU here (``benchmarks/INT8.md``).
+
+Weights are 7-bit by default (``reduce_range``: q in [-64, 64], still int8 with zero point 0). On x86
+CPUs without VNNI (AVX2 only) ONNX Runtime and OpenVINO run int8 convolutions as u8 x s8 products
+summed in pairs into int16 (``vpmaddubsw``), which saturates at 32767 when full-range weights meet
+large activations (255 * 127 * 2 = 64770): logits then go wrong by whole units. With 7-bit weights
+a pair is at most 255 * 64 * 2 = 32640, so one file gives the same answer on every CPU.
 """
 
 from __future__ import annotations
@@ -170,6 +176,7 @@ def quantize_qdq(
     quantize_bias: bool = True,
     preprocess: bool = True,
     float_tail: int = 0,
+    reduce_range: bool = True,
 ) -> Path:
     """Statically quantise an FP32 ONNX model to INT8 from uint8 calibration frames.
 
@@ -181,7 +188,8 @@ def quantize_qdq(
     ``op_types`` limits quantisation to those op types (e.g. ``("Conv", "Gemm")``; default: all);
     ``float_tail`` keeps the last N nodes of the graph (in topological order: the classifier head, an
     attention block before it) in float, where small logit margins make INT8 noise flip the answer.
-    Example::
+    ``reduce_range=False`` keeps full 8-bit weights: only for VNNI CPUs or TensorRT on a GPU (see the
+    module docstring for why they saturate elsewhere). Example::
 
         frames = [np.zeros((480, 640), np.uint8)] * 8
         quantize_qdq("engines/tiny.onnx", "engines/tiny.int8.onnx", frames, card)
@@ -222,6 +230,7 @@ def quantize_qdq(
             reader,
             quant_format=q.QuantFormat.QDQ if quant_format == "qdq" else q.QuantFormat.QOperator,
             per_channel=per_channel,
+            reduce_range=reduce_range,
             activation_type=q.QuantType.QInt8 if symmetric else q.QuantType.QUInt8,
             weight_type=q.QuantType.QInt8,
             nodes_to_exclude=exclude or None,

@@ -210,3 +210,22 @@ def test_build_command_prepares_fp16(model, capsys):
         main(["build", str(model), "--precision", "int4"])
     assert main(["build", str(model), "--backend", "onnxruntime", "--precision", "int8"]) == 1
     assert "--calib" in capsys.readouterr().err
+
+
+def test_weights_are_7bit_so_avx2_kernels_cannot_saturate(model, card, tmp_path):
+    """u8 x s8 pairs summed into int16 (x86 without VNNI) saturate unless |q_weight| <= 64."""
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    out = quantize_qdq(model, tmp_path / "tiny.int8.onnx", frames(32, seed=1), card)
+    weights = [numpy_helper.to_array(i) for i in onnx.load(str(out)).graph.initializer if i.data_type == 3]
+    assert weights and max(int(np.abs(w.astype(np.int32)).max()) for w in weights) <= 64
+    full = quantize_qdq(model, tmp_path / "full.onnx", frames(32, seed=1), card, reduce_range=False)
+    weights = [numpy_helper.to_array(i) for i in onnx.load(str(full)).graph.initializer if i.data_type == 3]
+    assert max(int(np.abs(w.astype(np.int32)).max()) for w in weights) > 64
+    # ORT's fused int8 kernels (QLinearConv, QGemm) agree with its float Q/DQ reference path
+    x = inputs(card, 16)
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    plain = ort.InferenceSession(str(out), opts, providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(run_ort(out, x), plain.run(None, {"input": x})[0], atol=0.15)
