@@ -22,7 +22,17 @@ from rtecho.errors import FrameError, ModelCardError
 from rtecho.views import check_labels
 
 #: Stages timed for every frame, in pipeline order (milliseconds in :class:`Prediction`).
-STAGES: tuple[str, ...] = ("decode", "preprocess", "infer", "postprocess", "overlay", "end_to_end")
+#: ``transport`` appears only with a remote engine (``backend="serve"``): the round trip to the
+#: service less the time the service spent on the request (which stays in ``infer``).
+STAGES: tuple[str, ...] = (
+    "decode",
+    "preprocess",
+    "infer",
+    "transport",
+    "postprocess",
+    "overlay",
+    "end_to_end",
+)
 
 
 def check_image(image: Any, what: str = "frame") -> np.ndarray:
