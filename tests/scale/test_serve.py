@@ -1,0 +1,163 @@
+"""`rtecho serve` on a real local Ray instance, reached through the `serve` engine backend."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from tests.scale.conftest import free_port
+
+MODEL = "darts2"
+
+
+@pytest.fixture(scope="module")
+def service(ray_local):
+    from rtecho.scale.serve import start_service, stop_service
+
+    url = start_service(MODEL, port=free_port(), num_cpus=0.5, max_batch=16, batch_wait_ms=2.0)
+    yield url
+    stop_service()
+
+
+def _info(url: str) -> dict:
+    from rtecho.scale.serve import wait_ready
+
+    return wait_ready(url, 60)
+
+
+def _post(url: str, body: bytes, headers: dict) -> tuple[int, dict | bytes]:
+    from rtecho.runtime.remote import parse_address
+
+    host, port, prefix = parse_address(url)
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    conn.request("POST", prefix + "/infer", body=body, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, (json.loads(data) if resp.status != 200 else data)
+
+
+def _frames(n: int) -> list[np.ndarray]:
+    from rtecho.synth.cine import render_cine
+
+    return list(render_cine("A4C", np.random.default_rng(3), n_frames=n, fps=30, size_hw=(96, 96)).frames)
+
+
+def test_served_predictions_equal_local(service):
+    from rtecho.pipeline import StreamProcessor
+    from rtecho.runtime import load_engine
+
+    frames = _frames(6)
+    with StreamProcessor(load_engine(MODEL)) as local:
+        ref = [local.process(f) for f in frames]
+    engine = load_engine(MODEL, backend="serve", address=service)
+    with StreamProcessor(engine) as remote:
+        got = [remote.process(f) for f in frames]
+        x = np.random.default_rng(0).standard_normal((5, *engine.input_shape)).astype(np.float32)
+        with load_engine(MODEL) as le:
+            np.testing.assert_allclose(engine.infer(x), le.infer(x), atol=1e-5)
+    for a, b in zip(got, ref, strict=True):
+        assert a.ok and a.label == b.label
+        np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-5)
+        assert a.timings_ms["transport"] > 0 and a.timings_ms["infer"] > 0  # the wire is its own stage
+        assert "transport" not in b.timings_ms
+    assert got[0].backend == "serve/fp32"
+
+
+def test_wrong_shape_or_dtype_is_an_error_and_service_keeps_serving(service):
+    from rtecho.runtime import load_engine
+
+    info = _info(service)
+    c, h, w = info["input_shape"]
+    good = np.zeros((1, c, h, w), np.float32)
+    base = {"X-Rtecho-Dtype": "float32", "X-Rtecho-Model": info["onnx_sha256"]}
+    status, err = _post(
+        service,
+        np.zeros((1, c, h + 1, w), np.float32).tobytes(),
+        {**base, "X-Rtecho-Shape": f"1,{c},{h + 1},{w}"},
+    )
+    assert status == 400 and "shape must be" in err["error"]
+    status, err = _post(
+        service,
+        good.astype(np.float64).tobytes(),
+        {**base, "X-Rtecho-Dtype": "float64", "X-Rtecho-Shape": f"1,{c},{h},{w}"},
+    )
+    assert status == 400 and "dtype must be float32" in err["error"]
+    status, err = _post(service, good.tobytes()[:-4], {**base, "X-Rtecho-Shape": f"1,{c},{h},{w}"})
+    assert status == 400 and "bytes" in err["error"]
+    status, body = _post(service, good.tobytes(), {**base, "X-Rtecho-Shape": f"1,{c},{h},{w}"})
+    assert status == 200 and len(body) == 4 * len(info["labels"])
+    # through the engine: a bad frame gives an error result and the next frame is fine
+    from rtecho.pipeline import StreamProcessor
+
+    with StreamProcessor(load_engine(MODEL, backend="serve", address=service)) as proc:
+        bad = proc.process(np.zeros((5, 5, 4), np.uint8))
+        ok = proc.process(_frames(1)[0])
+    assert not bad.ok and "HxW" in bad.error and ok.ok
+
+
+def test_wrong_model_is_refused_at_open(service):
+    from rtecho.errors import EngineError
+    from rtecho.runtime import load_engine
+
+    with pytest.raises(EngineError, match="serves 'darts2'") as exc:
+        load_engine("stanet", backend="serve", address=service).open()
+    assert "\n" not in str(exc.value)
+
+
+def test_unreachable_service_is_one_clear_line():
+    from rtecho.errors import EngineError
+    from rtecho.runtime import load_engine
+
+    url = f"http://127.0.0.1:{free_port()}/rtecho"
+    t0 = time.monotonic()
+    with pytest.raises(EngineError) as exc:
+        load_engine(MODEL, backend="serve", address=url).open()
+    msg = str(exc.value)
+    assert "no rtecho service reachable at" in msg and url in msg and "\n" not in msg
+    assert time.monotonic() - t0 < 30
+
+
+def test_replica_killed_mid_stream_errors_then_resumes(service):
+    from rtecho.pipeline import StreamProcessor
+    from rtecho.runtime import load_engine
+
+    pid = _info(service)["pid"]
+    frames = _frames(8)
+    engine = load_engine(MODEL, backend="serve", address=service, timeout=3.0)
+    results = []
+    killed_at = None
+    with StreamProcessor(engine, policy="latest") as proc:
+        proc.start(fps=30)
+        t_end = time.monotonic() + 120
+        i = 0
+        while time.monotonic() < t_end:
+            proc.submit(frames[i % len(frames)])
+            i += 1
+            time.sleep(1 / 30)
+            results += proc.poll()
+            if killed_at is None and sum(p.ok for p in results) >= 10:
+                os.kill(pid, signal.SIGKILL)  # the replica process, not the scanner side
+                killed_at = len(results)
+            if killed_at is not None:
+                after = results[killed_at:]
+                errs = [k for k, p in enumerate(after) if not p.ok]
+                if errs and sum(p.ok for p in after[errs[0] :]) >= 10:
+                    break
+        summary = proc.stop()
+        results += proc.poll()
+    after = results[killed_at:]
+    first_err = next(k for k, p in enumerate(after) if not p.ok)
+    assert "serve backend" in after[first_err].error
+    assert sum(p.ok for p in after[first_err:]) >= 10, "the stream did not resume after the replica came back"
+    assert (
+        summary.frames_read == summary.processed + summary.dropped + summary.errors
+    )  # every frame accounted for
+    assert summary.errors >= 1 and len(results) == summary.processed + summary.errors
+    assert _info(service)["pid"] != pid
