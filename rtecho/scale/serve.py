@@ -205,7 +205,7 @@ def start_service(
     batch_wait_ms: float = 2.0,
     num_cpus: float = 1.0,
     address: str | None = None,
-    ready_timeout: float = 120.0,
+    ready_timeout: float = 300.0,
 ) -> str:
     """Start Serve (HTTP proxy on ``host:port``) and the rtecho app on the Ray cluster; returns its URL
     once it answers ``/info`` (or raises RtechoError after ``ready_timeout`` s)."""
@@ -215,7 +215,16 @@ def start_service(
     from ray import serve
 
     config = ServiceConfig(model, backend, precision, threads, max_batch, batch_wait_ms)
-    serve.start(http_options={"host": host, "port": port})
+    t_end = time.monotonic() + ready_timeout
+    while True:
+        try:
+            serve.start(http_options={"host": host, "port": port})
+            break
+        except TimeoutError:  # Ray waits 60 s for its HTTP proxy; a loaded machine may need longer
+            if time.monotonic() > t_end:
+                raise RtechoError(
+                    f"Ray Serve's HTTP proxy did not start within {ready_timeout:.0f} s"
+                ) from None
     serve.run(build_app(config, replicas, autoscale, num_cpus), name=APP_NAME, route_prefix=ROUTE_PREFIX)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}{ROUTE_PREFIX}"
     wait_ready(url, ready_timeout)

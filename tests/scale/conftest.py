@@ -12,6 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rtecho.scale.cluster import loopback_only
+
+loopback_only()  # Ray on 127.0.0.1 only (read when Ray is imported), patient Serve proxy checks
 ray = pytest.importorskip("ray", reason='needs Ray: pip install "rtecho[scale]"')
 
 INIT_TIMEOUT_S = 180

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from rtecho.scale.cluster import LOCAL_ENV
 from tests.scale.conftest import free_port, make_clip
 
 pq = pytest.importorskip("pyarrow.parquet")
@@ -43,6 +44,7 @@ def _env() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env.pop("RAY_ADDRESS", None)
     env["OMP_NUM_THREADS"] = "1"
+    env.update(LOCAL_ENV)  # nodes on 127.0.0.1, not the machine's address
     env.setdefault("RAY_AUTH_MODE", "token")  # Ray 2.60 clusters require the token (~/.ray/auth_token)
     return env
 
