@@ -157,14 +157,11 @@ def classify_file(path: str, opts: BatchOptions) -> tuple[dict[str, Any], list[d
     from rtecho.io import open_source
 
     t0 = time.perf_counter()
-    engine = _engine(opts)
     row: dict[str, Any] = {
         "path": path,
         "sha256": _sha256(path),
         "size_bytes": os.path.getsize(path) if os.path.isfile(path) else None,
-        "model": engine.card.name,
-        "onnx_sha256": engine.card.onnx_sha256,
-        "backend": f"{engine.backend}/{engine.precision}",
+        "model": opts.model,
         "rtecho_version": __version__,
         "ef_per_beat": None,
         "ef_mean": None,
@@ -173,6 +170,12 @@ def classify_file(path: str, opts: BatchOptions) -> tuple[dict[str, Any], list[d
     }
     frames: list[dict[str, Any]] = []
     try:
+        engine = _engine(opts)  # an engine that cannot load on this node is an error row, too
+        row.update(
+            model=engine.card.name,
+            onnx_sha256=engine.card.onnx_sha256,
+            backend=f"{engine.backend}/{engine.precision}",
+        )
         source = open_source(path)
         fps = source.info.fps or 30.0
         summary, preds = classify_source(
