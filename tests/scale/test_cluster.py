@@ -106,8 +106,8 @@ def test_two_node_cluster_runs_batch_tasks_on_both_nodes(tmp_path):
     log = open(tmp_path / "ray_start.log", "w")  # noqa: SIM115 - closed in finally, after the nodes stop
     try:
         procs.append(subprocess.Popen(head, env=_env(), stdout=log, stderr=log, start_new_session=True))
-        nodes = {}
-        t_end = time.monotonic() + 120
+        nodes, last_error = {}, ""
+        t_end = time.monotonic() + 240
         while len(nodes) < 2 and time.monotonic() < t_end:
             if len(procs) == 1:  # the head answers before the worker joins
                 r = subprocess.run(
@@ -127,8 +127,11 @@ def test_two_node_cluster_runs_batch_tasks_on_both_nodes(tmp_path):
                 text=True,
                 timeout=120,
             )
-            assert r.returncode == 0, r.stderr[-2000:]
+            if r.returncode != 0:  # the GCS may not answer in time on a loaded machine: ask again
+                last_error = r.stderr[-2000:]
+                continue
             nodes = json.loads(r.stdout.strip().splitlines()[-1])
+        assert nodes, f"no answer from the cluster: {last_error}"
         assert sorted(nodes.values()) == [["rtecho_head"], ["rtecho_worker"]], (
             nodes,
             (tmp_path / "ray_start.log").read_text()[-2000:],
