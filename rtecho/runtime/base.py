@@ -207,9 +207,7 @@ def list_backends() -> list[str]:
 def available_backends(remote: bool = False) -> list[str]:
     """Registered backends whose package is installed, in order of preference; remote ones (a
     service that must be running somewhere) only with ``remote=True``."""
-    return [
-        name for name, spec in _REGISTRY.items() if spec.is_installed() and (remote or not spec.remote)
-    ]
+    return [name for name, spec in _REGISTRY.items() if spec.is_installed() and (remote or not spec.remote)]
 
 
 for _spec in (
