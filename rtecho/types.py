@@ -23,11 +23,14 @@ from rtecho.views import check_labels
 
 #: Stages timed for every frame, in pipeline order (milliseconds in :class:`Prediction`). ``wait`` is
 #: from the frame's arrival to the start of its processing (queue, thread hand-off, a busy worker).
+#: ``transport`` appears only with a remote engine (``backend="serve"``): the round trip to the
+#: service less the time the service spent on the request (which stays in ``infer``).
 STAGES: tuple[str, ...] = (
     "decode",
     "wait",
     "preprocess",
     "infer",
+    "transport",
     "postprocess",
     "overlay",
     "end_to_end",

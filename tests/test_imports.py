@@ -17,6 +17,8 @@ HEAVY = (
     "tensorrt",
     "onnx",
     "matplotlib",
+    "ray",
+    "pyarrow",
 )
 
 

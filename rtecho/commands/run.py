@@ -52,9 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rtecho.io import open_source
-    from rtecho.pipeline import StreamProcessor
     from rtecho.runtime import load_engine
-    from rtecho.us import UltrasoundPreprocessor, summarize_clip
     from rtecho.viz import IgtlSink, JsonlSink, VideoSink, default_overlay
 
     opts = {"threads": args.threads} if args.threads else {}
@@ -85,40 +83,30 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     bar = _progress(source.info.n_frames, disabled=args.no_progress or source.info.live)
-    pre = UltrasoundPreprocessor.for_engine(engine) if args.ultrasound else None
-    keep = pre is not None and not source.info.live  # the clip summary is for files: a live run is endless
-    preds = []
     with contextlib.ExitStack() as stack:
         stack.callback(bar.close)
         for sink in sinks:
             stack.enter_context(sink)
-        proc = stack.enter_context(
-            StreamProcessor(
-                engine,
-                policy=args.policy,
-                realtime=args.realtime,
-                overlay=overlay,
-                sinks=sinks,
-                preprocessor=pre,
-            )
+        summary, preds = classify_source(
+            engine,
+            source,
+            ultrasound=args.ultrasound,
+            policy=args.policy,
+            realtime=args.realtime,
+            overlay=overlay,
+            sinks=sinks,
+            on_prediction=lambda _pred: bar.update(1),
         )
-        for pred in proc.stream(source):
-            bar.update(1)
-            if keep:
-                preds.append(pred)
-    summary = proc.summary
-    assert summary is not None
     print(f"{engine.card.name} on {engine.backend}/{engine.precision} - {args.source}")
     print(summary.table())
     out = summary.to_dict()
     if callable(getattr(source, "report", None)):  # live network sources: gaps, stalls, bad messages
         print(f"source: {source.report()}")
         out["source"] = source.stats()
-    if keep:
-        clip = summarize_clip(preds, 1.0 / fps)
+    if preds is not None:
+        clip, unknown = clip_of(preds, fps)
         out["clip"] = clip.to_dict()
         conf = f" ({clip.confidence:.2f})" if clip.label else ""
-        unknown = sum(1 for p in preds if p.ok and p.label is not None and not p.accepted)
         out["clip"]["unknown_frames"] = unknown
         print(
             f"clip: {clip.label or 'no view'}{conf}; modes {clip.modes}; {unknown} frame(s) rejected as unknown"
@@ -134,6 +122,52 @@ def run(args: argparse.Namespace) -> int:
         print(f"rtecho run: error: {summary.stream_error}", file=sys.stderr)
         return 1
     return 0
+
+
+def classify_source(
+    engine,
+    source,
+    *,
+    ultrasound: bool = False,
+    policy: str | None = None,
+    realtime: bool = False,
+    overlay=None,
+    sinks=(),
+    on_prediction=None,
+    keep: bool | None = None,
+):
+    """The per-frame pipeline of ``rtecho run``, shared with ``rtecho batch`` so that both give the
+    same results frame for frame: the optional ultrasound stage, then the stream processor.
+
+    Returns ``(summary, predictions)``; the predictions are kept when ``keep`` (default: with
+    ``ultrasound`` on a file, for the clip summary; a live source is never kept), else None.
+    """
+    from rtecho.pipeline import StreamProcessor
+    from rtecho.us import UltrasoundPreprocessor
+
+    pre = UltrasoundPreprocessor.for_engine(engine) if ultrasound else None
+    if keep is None:
+        keep = pre is not None
+    keep = keep and not source.info.live  # the clip summary is for files: a live run is endless
+    preds = []
+    with StreamProcessor(
+        engine, policy=policy, realtime=realtime, overlay=overlay, sinks=sinks, preprocessor=pre
+    ) as proc:
+        for pred in proc.stream(source):
+            if on_prediction is not None:
+                on_prediction(pred)
+            if keep:
+                preds.append(pred)
+    assert proc.summary is not None
+    return proc.summary, (preds if keep else None)
+
+
+def clip_of(preds, fps: float):
+    """The clip result (view, confidence, segments, modes) and the number of frames rejected as unknown."""
+    from rtecho.us import summarize_clip
+
+    unknown = sum(1 for p in preds if p.ok and p.label is not None and not p.accepted)
+    return summarize_clip(preds, 1.0 / fps), unknown
 
 
 class _NoBar:

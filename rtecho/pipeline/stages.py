@@ -140,6 +140,10 @@ class FramePipeline:
             "infer": (t2 - t1) * 1e3,
             "postprocess": (t3 - t2) * 1e3,
         }
+        transport = self.engine.transport_ms() if x is not None else None
+        if transport is not None:  # a remote engine: the wire is its own stage, the rest stays infer
+            timings["transport"] = transport
+            timings["infer"] = max(0.0, timings["infer"] - transport)
         pred = self._prediction(frame, post, timings, (t3 - frame.arrival) * 1e3, mode)
         if self.overlay is None:
             return pred, None

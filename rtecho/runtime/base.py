@@ -134,6 +134,11 @@ class Engine(abc.ABC):
             settings=dict(self._settings),
         )
 
+    def transport_ms(self) -> float | None:
+        """Milliseconds of this thread's last ``infer`` spent outside the model (network,
+        serialisation); None for an in-process engine. The pipeline reports it as ``transport``."""
+        return None
+
     def _device(self) -> str:
         return "cpu"
 
@@ -178,6 +183,7 @@ class BackendSpec:
     requires: str
     extra: str
     description: str = ""
+    remote: bool = False  # runs elsewhere (a service): never chosen as the default backend
 
     def is_installed(self) -> bool:
         try:
@@ -215,9 +221,10 @@ def list_backends() -> list[str]:
     return list(_REGISTRY)
 
 
-def available_backends() -> list[str]:
-    """Registered backends whose package is installed, in order of preference."""
-    return [name for name, spec in _REGISTRY.items() if spec.is_installed()]
+def available_backends(remote: bool = False) -> list[str]:
+    """Registered backends whose package is installed, in order of preference; remote ones (a
+    service that must be running somewhere) only with ``remote=True``."""
+    return [name for name, spec in _REGISTRY.items() if spec.is_installed() and (remote or not spec.remote)]
 
 
 for _spec in (
@@ -228,6 +235,15 @@ for _spec in (
     ),
     BackendSpec(
         "torch", "rtecho.runtime.torch_ref", "TorchEngine", "torch", "train", "torch eager, reference"
+    ),
+    BackendSpec(
+        "serve",
+        "rtecho.runtime.remote",
+        "ServeEngine",
+        "http.client",
+        "scale",
+        "an `rtecho serve` service (Ray Serve) over HTTP; option address=",
+        remote=True,
     ),
 ):
     register_backend(_spec)

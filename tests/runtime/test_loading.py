@@ -4,14 +4,15 @@ import numpy as np
 import pytest
 
 from rtecho.errors import EngineError, MissingExtraError, ModelCardError
-from rtecho.runtime import BackendSpec, list_backends, load_engine, register_backend
+from rtecho.runtime import BackendSpec, available_backends, list_backends, load_engine, register_backend
 from rtecho.runtime.base import _REGISTRY
 from rtecho.runtime.tiny import build_tiny_classifier
 from rtecho.types import ModelCard, card_path_for
 
 
 def test_registry_has_every_backend():
-    assert list_backends() == ["onnxruntime", "openvino", "tensorrt", "torch"]
+    assert list_backends() == ["onnxruntime", "openvino", "tensorrt", "torch", "serve"]
+    assert "serve" not in available_backends()  # remote: needs a running service, never a default
 
 
 def test_unknown_backend_and_precision(tiny_onnx):
