@@ -15,21 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from rtecho.synth.heart3d.geometry import unit
+from rtecho.views import VIEWS
 
-STANDARD = (
-    "A2C",
-    "A3C",
-    "A4C",
-    "A5C",
-    "PLAX",
-    "PSAX-AV",
-    "PSAX-MV",
-    "PSAX-PM",
-    "PSAX-AP",
-    "SC4C",
-    "SCIVC",
-    "SSN",
-)
+STANDARD = tuple(v for v in VIEWS if v != "OTHER")
 SIGMA_TARGET_CM = 1.2
 SIGMA_ORIGIN_CM = 4.0
 SIGMA_DEP_DEG = 22.0
