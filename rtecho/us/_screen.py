@@ -1,10 +1,10 @@
 """One screen frame and its downsampled copies, each computed once (shared by the ultrasound stages).
 
-The sector tracker and the mode gate both work on block means of the frame's brightest channel, and
-the mode gate on block fractions of coloured pixels; a :class:`ScreenFrame` computes each of these
-once per frame and factor, straight from the uint8 pixels (no full-size float copy), so that the
-full-size frame is read once for the brightest channel and once for the colour flags, whatever
-asks for them.
+The sector tracker and the card's preprocessing work on the frame's brightest channel, its block
+means and its planes; a :class:`ScreenFrame` computes each of these once per frame and factor,
+straight from the uint8 pixels (no full-size float copy). (The mode gate computes its layout
+features and colour test on :func:`rtecho.us._mode_features.screen_grid`'s grid, as its model was
+fitted.)
 
 >>> import numpy as np
 >>> fr = ScreenFrame(np.full((8, 8, 3), 9, np.uint8))
@@ -23,7 +23,7 @@ from rtecho.us._geom import block_mean
 class ScreenFrame:
     """``image`` (uint8 HxW or HxWx3) with lazily computed, cached downsampled views."""
 
-    __slots__ = ("_colour", "_gray", "_planes", "_small", "image", "size_hw")
+    __slots__ = ("_gray", "_planes", "_small", "image", "size_hw")
 
     def __init__(self, image: np.ndarray) -> None:
         self.image = check_image(image)
@@ -31,7 +31,6 @@ class ScreenFrame:
         self._gray: np.ndarray | None = None
         self._planes: np.ndarray | None = None
         self._small: dict[int, np.ndarray] = {}
-        self._colour: dict[tuple[int, float], np.ndarray] = {}
 
     @classmethod
     def of(cls, image: np.ndarray | ScreenFrame) -> ScreenFrame:
@@ -63,21 +62,5 @@ class ScreenFrame:
         out = self._small.get(f)
         if out is None:
             out = self._small[f] = block_mean(self.gray(), f)
-            out.setflags(write=False)
-        return out
-
-    def colour(self, f: int, chroma: float) -> np.ndarray | None:
-        """float32 fraction of each ``f`` x ``f`` block whose pixels have max - min over RGB above
-        ``chroma`` (None for a grey frame)."""
-        if self.image.ndim == 2:
-            return None
-        key = (f, float(chroma))
-        out = self._colour.get(key)
-        if out is None:
-            p = self.planes()
-            low = np.minimum(p[0], p[1])
-            np.minimum(low, p[2], out=low)
-            np.subtract(self.gray(), low, out=low)  # uint8: max >= min, no wrap-around
-            out = self._colour[key] = block_mean(low > chroma, f)
             out.setflags(write=False)
         return out

@@ -85,9 +85,6 @@ def test_block_means_of_a_screen_frame_equal_the_float_path():
         want = gray[:h, :w].reshape(h // f, f, w // f, f).astype(np.float64).mean(axis=(1, 3))
         assert np.allclose(fr.small(f), want, atol=1e-4)
         assert np.array_equal(fr.small(f), block_mean(gray.astype(np.float32), f))
-    spread = image.max(axis=2).astype(int) - image.min(axis=2)
-    assert np.array_equal(fr.colour(4, 40.0), block_mean((spread > 40).astype(np.float32), 4))
-    assert ScreenFrame(gray).colour(4, 40.0) is None
 
 
 def _reference(image: np.ndarray, sector: Sector) -> np.ndarray:
