@@ -104,8 +104,9 @@ class Tube:
         lo, hi = self.nodes.min(axis=0), self.nodes.max(axis=0)
         return 0.5 * (lo + hi), 0.5 * float(np.linalg.norm(hi - lo)) + float(np.max(self.radii))
 
-    def segment(self, P: Pts, k: int) -> Arr:
-        """Signed distance to segment ``k`` alone."""
+    def _closest(self, P: Pts, k: int) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr]:
+        """(offset from the closest point of segment ``k``'s axis: qx, qy, qz; its length; the
+        segment parameter t; the radius there)."""
         a, b = self.nodes[k], self.nodes[k + 1]
         r0, r1 = float(self.radii[k]), float(self.radii[k + 1])
         e = (b - a).astype(np.float32)
@@ -113,21 +114,20 @@ class Tube:
         px, py, pz = P[0] - np.float32(a[0]), P[1] - np.float32(a[1]), P[2] - np.float32(a[2])
         t = np.clip((px * e[0] + py * e[1] + pz * e[2]) * np.float32(1.0 / ll), 0, 1)
         qx, qy, qz = px - t * e[0], py - t * e[1], pz - t * e[2]
-        return np.sqrt(qx * qx + qy * qy + qz * qz) - (np.float32(r0) + t * np.float32(r1 - r0))
+        return qx, qy, qz, np.sqrt(qx * qx + qy * qy + qz * qz), t, np.float32(r0) + t * np.float32(r1 - r0)
+
+    def segment(self, P: Pts, k: int) -> Arr:
+        """Signed distance to segment ``k`` alone."""
+        _, _, _, length, _, radius = self._closest(P, k)
+        return length - radius
 
     def sdf(self, P: Pts, normal: bool = False) -> tuple[Arr, Pts | None]:
         best = None
         bx = by = bz = None
         for k in range(len(self.nodes) - 1):
-            a, b = self.nodes[k], self.nodes[k + 1]
-            r0, r1 = float(self.radii[k]), float(self.radii[k + 1])
-            e = (b - a).astype(np.float32)
-            ll = float(e @ e) + 1e-9
-            px, py, pz = P[0] - np.float32(a[0]), P[1] - np.float32(a[1]), P[2] - np.float32(a[2])
-            t = np.clip((px * e[0] + py * e[1] + pz * e[2]) * np.float32(1.0 / ll), 0, 1)
-            qx, qy, qz = px - t * e[0], py - t * e[1], pz - t * e[2]
-            dist = np.sqrt(qx * qx + qy * qy + qz * qz) + np.float32(1e-6)
-            d = dist - (np.float32(r0) + t * np.float32(r1 - r0))
+            qx, qy, qz, length, _, radius = self._closest(P, k)
+            dist = length + np.float32(1e-6)
+            d = dist - radius
             if best is None:
                 best = d
                 if normal:
