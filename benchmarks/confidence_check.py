@@ -1,7 +1,7 @@
 """Which unknown-rejection rule keeps correct real answers? Rules are fitted on simulator stills only;
 the real frames (the dev split, pydicom's A4C cine) are only scored.
 
-Rules (temperature T and thresholds from ``rtecho.us.calibration.fit_calibration``, keep 0.95):
+Rules (temperature T and thresholds from ``rtecho.ultrasound.calibration.fit_calibration``, keep 0.95):
 - ``none``: accept everything;
 - ``sim``: T and thresholds on simulator stills (what ``rtecho confidence`` did before);
 - ``shift``: T and thresholds on simulator stills shifted by the transfer augmentation;
@@ -25,8 +25,13 @@ import numpy as np
 
 from rtecho.runtime import load_engine
 from rtecho.train.transfer import TransferAugment
-from rtecho.us.calibration import choose_thresholds, expected_calibration_error, fit_calibration, softmax_t
-from rtecho.us.stage import UltrasoundPreprocessor, simulator_logits
+from rtecho.ultrasound.calibration import (
+    choose_thresholds,
+    expected_calibration_error,
+    fit_calibration,
+    softmax_t,
+)
+from rtecho.ultrasound.stage import UltrasoundPreprocessor, simulator_logits
 from rtecho.views import coarse
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "dev"
@@ -84,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.model}: {dev.sum()} dev frames ({correct[dev].sum()} right), {(~dev).sum()} pydicom A4C frames")
     print("| rule | T | conf thr | dev correct accepted | dev wrong accepted | dev ECE | pydicom accepted | pydicom clip |")
     print("|---|---:|---:|---:|---:|---:|---:|---|")
-    from rtecho.us.calibration import entropy
+    from rtecho.ultrasound.calibration import entropy
 
     for name, (t, ct, et) in rules.items():
         prob = softmax_t(z_real, t)

@@ -8,7 +8,7 @@ licence allows it: the MIT-licensed stills in ../shared/data/real/raventan95-ech
 pydicom's ``examples.ybr_color`` and pydicom-data's ``color3d_jpeg_baseline.dcm`` cines (augmented by
 crops, resizes and JPEG). Nothing from ../shared/data/dev is read here.
 
-Two logistic regressions on the standardised :data:`rtecho.us._mode_features.FEATURES`: trace screen
+Two logistic regressions on the standardised :data:`rtecho.ultrasound._mode_features.FEATURES`: trace screen
 vs 2-D screen (every frame), and M-mode vs spectral (trace screens only). Fitting: L2-penalised Newton
 steps (IRLS) on the weighted log loss, sum_i c_i log(1 + exp(-y_i z_i)) + lam/2 |w|^2.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rtecho.us._mode_features import FEATURES, layout_features, screen_grid
+from rtecho.ultrasound._mode_features import FEATURES, layout_features, screen_grid
 from rtecho.views import VIEWS
 
 ROOT = Path(__file__).resolve().parents[1]

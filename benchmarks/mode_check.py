@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from rtecho.types import CLASSIFIED_MODES
-from rtecho.us import ModeGate, SectorDetector
+from rtecho.ultrasound import ModeGate, SectorDetector
 from rtecho.views import VIEWS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,8 +23,8 @@ import numpy as np
 
 def main(argv: list[str] | None = None) -> int:
     from rtecho.runtime import load_engine
-    from rtecho.us.calibration import expected_calibration_error, fit_calibration, softmax_t
-    from tests.us.session import render_session, score_events, session_events, still_logits
+    from rtecho.ultrasound.calibration import expected_calibration_error, fit_calibration, softmax_t
+    from tests.ultrasound.session import render_session, score_events, session_events, still_logits
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--engine", default="engines/stanet.onnx")

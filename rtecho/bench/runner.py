@@ -302,11 +302,11 @@ def bench_screens(
     config: BenchConfig, clips: Sequence[Clip], n_frames: int = 120, warmup: int = 20
 ) -> list[BenchResult]:
     """Full-resolution screen rows: ``config`` with the ultrasound stage (sector tracking, mode gate,
-    crop; :class:`~rtecho.us.stage.UltrasoundPreprocessor`) on each clip, paced at the clip's fps
+    crop; :class:`~rtecho.ultrasound.stage.UltrasoundPreprocessor`) on each clip, paced at the clip's fps
     with the ``latest`` policy, as a scanner delivers its screens. Each clip is a new stream: the
     stage starts without a sector, so the first frame's estimate is timed too.
     """
-    from rtecho.us.stage import UltrasoundPreprocessor
+    from rtecho.ultrasound.stage import UltrasoundPreprocessor
 
     engine = config.engine()
     results = []

@@ -143,7 +143,7 @@ def classify_source(
     ``ultrasound`` on a file, for the clip summary; a live source is never kept), else None.
     """
     from rtecho.pipeline import StreamProcessor
-    from rtecho.us import UltrasoundPreprocessor
+    from rtecho.ultrasound import UltrasoundPreprocessor
 
     pre = UltrasoundPreprocessor.for_engine(engine) if ultrasound else None
     if keep is None:
@@ -164,7 +164,7 @@ def classify_source(
 
 def clip_of(preds, fps: float):
     """The clip result (view, confidence, segments, modes) and the number of frames rejected as unknown."""
-    from rtecho.us import summarize_clip
+    from rtecho.ultrasound import summarize_clip
 
     unknown = sum(1 for p in preds if p.ok and p.label is not None and not p.accepted)
     return summarize_clip(preds, 1.0 / fps), unknown

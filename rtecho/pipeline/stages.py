@@ -77,7 +77,7 @@ class FramePipeline:
         self.engine = engine
         self.card = engine.card
         self.preprocess = preprocessor or Preprocessor(engine.card)
-        # a mode-aware preprocessor (rtecho.us.UltrasoundPreprocessor) may bring its postprocessor
+        # a mode-aware preprocessor (rtecho.ultrasound.UltrasoundPreprocessor) may bring its postprocessor
         self.postprocess = (
             postprocessor or getattr(self.preprocess, "postprocessor", None) or Postprocessor(engine.card)
         )

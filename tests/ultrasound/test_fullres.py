@@ -10,11 +10,11 @@ import pytest
 from rtecho.runtime.preprocess import Preprocessor
 from rtecho.synth import render_screen
 from rtecho.types import ModelCard
-from rtecho.us._geom import block_mean, components, flat_traces
-from rtecho.us._screen import ScreenFrame
-from rtecho.us.mode import ModeGate
-from rtecho.us.sector import Sector, SectorDetector
-from rtecho.us.stage import UltrasoundPreprocessor
+from rtecho.ultrasound._geom import block_mean, components, flat_traces
+from rtecho.ultrasound._screen import ScreenFrame
+from rtecho.ultrasound.mode import ModeGate
+from rtecho.ultrasound.sector import Sector, SectorDetector
+from rtecho.ultrasound.stage import UltrasoundPreprocessor
 
 SIZES = ((480, 640), (600, 800), (768, 1024))
 CARD = ModelCard("m", "x", ("A2C", "A4C"), (64, 64), mean=(0.5,), std=(0.25,))

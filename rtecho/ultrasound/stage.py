@@ -8,7 +8,7 @@ rejection) and the temporal smoother, and emits :class:`~rtecho.types.ViewChange
 preprocessor carries its postprocessor, so one argument wires both::
 
     from rtecho.pipeline import StreamProcessor
-    from rtecho.us.stage import UltrasoundPreprocessor
+    from rtecho.ultrasound.stage import UltrasoundPreprocessor
 
     pre = UltrasoundPreprocessor.for_engine(engine)
     with StreamProcessor(engine, preprocessor=pre, callback=on_result) as proc:
@@ -25,11 +25,11 @@ import numpy as np
 from rtecho.pipeline.stages import Postprocessed, Prepared
 from rtecho.runtime.preprocess import LUMA, Preprocessor
 from rtecho.types import CLASSIFIED_MODES, Frame, ModelCard
-from rtecho.us._screen import ScreenFrame
-from rtecho.us.calibration import Calibration
-from rtecho.us.mode import ModeGate
-from rtecho.us.sector import Sector, SectorDetector
-from rtecho.us.smoothing import TemporalSmoother
+from rtecho.ultrasound._screen import ScreenFrame
+from rtecho.ultrasound.calibration import Calibration
+from rtecho.ultrasound.mode import ModeGate
+from rtecho.ultrasound.sector import Sector, SectorDetector
+from rtecho.ultrasound.smoothing import TemporalSmoother
 
 
 class UltrasoundPostprocessor:
@@ -92,7 +92,7 @@ class UltrasoundPreprocessor:
 
     ``__call__(image) -> Prepared``; ``sector`` and ``last_mode`` hold the latest results. The
     default detector defers its window re-estimate to :meth:`idle` (see
-    :class:`~rtecho.us.sector.SectorDetector`), which the stream processor calls between frames.
+    :class:`~rtecho.ultrasound.sector.SectorDetector`), which the stream processor calls between frames.
     """
 
     def __init__(

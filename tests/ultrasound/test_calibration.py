@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rtecho.types import ModelCard
-from rtecho.us.calibration import (
+from rtecho.ultrasound.calibration import (
     Calibration,
     entropy,
     expected_calibration_error,

@@ -111,7 +111,7 @@ def session_outputs(engine, frames: list[np.ndarray], times: np.ndarray) -> tupl
     """Run the frames through the stream processor with the ultrasound stages (identity calibration);
     returns per-frame log-probabilities (N, K) (NaN rows: not classified) and modes."""
     from rtecho.pipeline import StreamProcessor
-    from rtecho.us.stage import UltrasoundPreprocessor
+    from rtecho.ultrasound.stage import UltrasoundPreprocessor
 
     pre = UltrasoundPreprocessor.for_engine(engine)
     k = len(engine.card.labels)
@@ -135,9 +135,9 @@ def replay(
     **smoother_kw,
 ):
     """The view-change events of the calibration + smoother on recorded logits (what
-    :class:`~rtecho.us.stage.UltrasoundPostprocessor` does in the stream)."""
-    from rtecho.us.calibration import Calibration
-    from rtecho.us.smoothing import TemporalSmoother
+    :class:`~rtecho.ultrasound.stage.UltrasoundPostprocessor` does in the stream)."""
+    from rtecho.ultrasound.calibration import Calibration
+    from rtecho.ultrasound.smoothing import TemporalSmoother
 
     cal = calibration or Calibration()
     sm = TemporalSmoother(labels, **smoother_kw)
@@ -155,7 +155,7 @@ def still_logits(
     engine, rng: np.random.Generator, n_per_view: int, size_hw: tuple[int, int] = (128, 128)
 ) -> tuple[np.ndarray, np.ndarray]:
     """Logits and labels of simulator stills through the stream's ultrasound preprocessing."""
-    from rtecho.us.stage import simulator_logits
+    from rtecho.ultrasound.stage import simulator_logits
 
     return simulator_logits(engine, rng, n_per_view, size_hw)
 
@@ -163,7 +163,7 @@ def still_logits(
 def session_events(engine, frames: list[np.ndarray], times: np.ndarray, calibration=None, **post_kw) -> list:
     """The view-change events of the stream processor with the ultrasound stages on a session."""
     from rtecho.pipeline import StreamProcessor
-    from rtecho.us.stage import UltrasoundPreprocessor
+    from rtecho.ultrasound.stage import UltrasoundPreprocessor
 
     pre = UltrasoundPreprocessor.for_engine(engine, calibration=calibration, **post_kw)
     with StreamProcessor(engine, preprocessor=pre) as proc:

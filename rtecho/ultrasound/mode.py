@@ -10,7 +10,7 @@ Modes (:data:`rtecho.views.MODES`), tested in this order:
   image above or beside a wide band whose rows are a rectangle (not a widening fan), which starts
   abruptly, holds the same vertical profile in every strip across it and horizontal lines (a baseline,
   tissue layers). A small net (one tanh layer) on the layout features of
-  :mod:`rtecho.us._mode_features` says trace screen or not (only where a band at least
+  :mod:`rtecho.ultrasound._mode_features` says trace screen or not (only where a band at least
   ``MIN_BAND_HEIGHT`` tall and ``MIN_BAND_WIDTH`` wide exists), then a logistic regression says
   M-mode or spectral; weights in ``rtecho/data/mode_gate.json``, fitted by
   ``benchmarks/fit_mode_gate.py`` on simulator screens and permissively licensed real B-mode frames;
@@ -35,10 +35,10 @@ import numpy as np
 
 from rtecho.errors import RtechoError
 from rtecho.types import CLASSIFIED_MODES
-from rtecho.us._geom import block_mean, channel_max, channel_min
-from rtecho.us._mode_features import FEATURES, layout_features, screen_grid
-from rtecho.us._screen import ScreenFrame
-from rtecho.us.sector import Sector
+from rtecho.ultrasound._geom import block_mean, channel_max, channel_min
+from rtecho.ultrasound._mode_features import FEATURES, layout_features, screen_grid
+from rtecho.ultrasound._screen import ScreenFrame
+from rtecho.ultrasound.sector import Sector
 
 GATE_MODEL = Path(__file__).resolve().parents[1] / "data" / "mode_gate.json"
 # the smallest band of a trace screen (fractions of the frame; simulator trace screens: >= 0.10 tall
@@ -120,7 +120,7 @@ class ModeResult:
 class ModeGate:
     """Stateful per-frame mode classifier; call it on every frame of a stream, in order.
 
-    ``gate(image, sector=None) -> ModeResult``; ``sector`` (from :class:`~rtecho.us.SectorDetector`)
+    ``gate(image, sector=None) -> ModeResult``; ``sector`` (from :class:`~rtecho.ultrasound.SectorDetector`)
     limits the colour, blank and frozen tests to the imaging region (default: the whole frame).
     """
 

@@ -3,7 +3,7 @@
 The sector tracker and the card's preprocessing work on the frame's brightest channel, its block
 means and its planes; a :class:`ScreenFrame` computes each of these once per frame and factor,
 straight from the uint8 pixels (no full-size float copy). (The mode gate computes its layout
-features and colour test on :func:`rtecho.us._mode_features.screen_grid`'s grid, as its model was
+features and colour test on :func:`rtecho.ultrasound._mode_features.screen_grid`'s grid, as its model was
 fitted.)
 
 >>> import numpy as np
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from rtecho.types import check_image
-from rtecho.us._geom import block_mean
+from rtecho.ultrasound._geom import block_mean
 
 
 class ScreenFrame:

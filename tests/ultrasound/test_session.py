@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rtecho.us.calibration import expected_calibration_error, fit_calibration, softmax_t
-from tests.us.session import render_session, score_events, session_events, still_logits
+from rtecho.ultrasound.calibration import expected_calibration_error, fit_calibration, softmax_t
+from tests.ultrasound.session import render_session, score_events, session_events, still_logits
 
 ENGINE = Path(__file__).resolve().parents[2] / "engines" / "stanet.onnx"
 

@@ -10,8 +10,8 @@ from rtecho.runtime import load_engine
 from rtecho.runtime.tiny import build_tiny_classifier
 from rtecho.synth import render_screen
 from rtecho.types import Prediction
-from rtecho.us.clip import summarize_clip
-from rtecho.us.stage import UltrasoundPostprocessor, UltrasoundPreprocessor
+from rtecho.ultrasound.clip import summarize_clip
+from rtecho.ultrasound.stage import UltrasoundPostprocessor, UltrasoundPreprocessor
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_gated_prediction_validation():
 
 
 def test_postprocessor_rejects_as_unknown(engine_path):
-    from rtecho.us.calibration import Calibration
+    from rtecho.ultrasound.calibration import Calibration
 
     card = load_engine(engine_path).card
     post = UltrasoundPostprocessor(card, calibration=Calibration(1.0, conf_threshold=0.99))

@@ -1,4 +1,4 @@
-"""Fitting a fan (apex, edge angles, radii) to a downsampled content mask; used by :mod:`rtecho.us.sector`.
+"""Fitting a fan (apex, edge angles, radii) to a downsampled content mask; used by :mod:`rtecho.ultrasound.sector`.
 
 The edges are supporting lines of the image component (its leftmost/rightmost pixel per row lies on
 or inside each edge; dark gaps inside the fan only move points inwards), the apex is where they
@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from rtecho.us._geom import box_blur, components, fit_support_line, flat_traces, trace_rows
+from rtecho.ultrasound._geom import box_blur, components, fit_support_line, flat_traces, trace_rows
 
 N_BINS = 24
 

@@ -1,4 +1,4 @@
-"""Candidate fans for :func:`rtecho.us.sector.detect_sector` and the choice between them."""
+"""Candidate fans for :func:`rtecho.ultrasound.sector.detect_sector` and the choice between them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Generator
 
 import numpy as np
 
-from rtecho.us._fanfit import (
+from rtecho.ultrasound._fanfit import (
     angular_edges,
     apex_tip,
     arc_extent,
@@ -20,8 +20,8 @@ from rtecho.us._fanfit import (
     sparse_apex,
     thin_parts,
 )
-from rtecho.us._geom import box_blur
-from rtecho.us._region import Sector
+from rtecho.ultrasound._geom import box_blur
+from rtecho.ultrasound._region import Sector
 
 
 def fit_sector(

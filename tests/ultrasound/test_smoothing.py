@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rtecho.us.calibration import fit_calibration
-from rtecho.us.smoothing import TemporalSmoother
-from tests.us.session import LABELS, session_logits
+from rtecho.ultrasound.calibration import fit_calibration
+from rtecho.ultrasound.smoothing import TemporalSmoother
+from tests.ultrasound.session import LABELS, session_logits
 
 
 def _labelled(rng, n):

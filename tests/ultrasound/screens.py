@@ -10,7 +10,7 @@ import numpy as np
 
 from rtecho.synth.config import SynthConfig
 from rtecho.synth.render import render_stages
-from rtecho.us.sector import Sector
+from rtecho.ultrasound.sector import Sector
 
 
 def _text_block(img: np.ndarray, top: int, left: int, rows: int, cols: int, rng: np.random.Generator) -> None:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rtecho.synth import render_screen
-from rtecho.us.sector import Sector, SectorDetector, detect_sector
+from rtecho.ultrasound.sector import Sector, SectorDetector, detect_sector
 from rtecho.views import VIEWS
 
 

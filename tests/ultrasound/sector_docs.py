@@ -1,4 +1,4 @@
-"""Write before/after pictures of sector detection: ``python -m tests.us.sector_docs OUTDIR [files...]``.
+"""Write before/after pictures of sector detection: ``python -m tests.ultrasound.sector_docs OUTDIR [files...]``.
 
 Each picture is the input with the detected region outlined (left) and the cropped, blanked image
 the model sees (right). With no files: pydicom's ultrasound examples and two simulator screens.
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from rtecho.io import open_source
-from rtecho.us.sector import Sector, SectorDetector
+from rtecho.ultrasound.sector import Sector, SectorDetector
 
 
 def outline(image: np.ndarray, sector: Sector, color: tuple[int, int, int] = (0, 255, 0)) -> np.ndarray:

@@ -10,8 +10,8 @@ import pytest
 from rtecho.synth import render_screen
 from rtecho.synth.mode_screens import SCREEN_SIZES, sample_mode_screen
 from rtecho.types import CLASSIFIED_MODES
-from rtecho.us import ModeGate, SectorDetector, detect_sector
-from rtecho.us.mode import GATE_MODEL, ModeModelError, load_trace_model
+from rtecho.ultrasound import ModeGate, SectorDetector, detect_sector
+from rtecho.ultrasound.mode import GATE_MODEL, ModeModelError, load_trace_model
 from rtecho.views import VIEWS
 
 _REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ Method (numpy only), on a copy downsampled to about 192 px on the long side:
    bars, also where they touch the fan); an opening (3x3) removes text strokes, ticks and thin
    bridges; with several frames, pixels that are static while the image moves are furniture;
 2. the image component: the largest connected blob of the (lightly dilated) opened content;
-3. candidate fans (:mod:`rtecho.us._fanfit`): (a) the fan edges as robust *supporting* lines of
+3. candidate fans (:mod:`rtecho.ultrasound._fanfit`): (a) the fan edges as robust *supporting* lines of
    the component's leftmost/rightmost pixel per row (dark gaps inside the fan only move those
    inwards), meeting at the apex; (b) the component's pointed top as apex, angles from the opened
    content seen from it; (c) for mostly dark fans, the top of the highest blob in the middle of
@@ -40,10 +40,10 @@ from typing import TypeVar
 import numpy as np
 
 from rtecho.types import check_image
-from rtecho.us._candidates import fit_sector_steps
-from rtecho.us._geom import block_factor, box_blur, components, flat_traces, vertical_bars
-from rtecho.us._region import KINDS, Sector
-from rtecho.us._screen import ScreenFrame
+from rtecho.ultrasound._candidates import fit_sector_steps
+from rtecho.ultrasound._geom import block_factor, box_blur, components, flat_traces, vertical_bars
+from rtecho.ultrasound._region import KINDS, Sector
+from rtecho.ultrasound._screen import ScreenFrame
 
 __all__ = ["KINDS", "Sector", "SectorDetector", "detect_sector"]
 

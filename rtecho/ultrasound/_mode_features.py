@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtecho.us._geom import block_factor, block_mean, gray
+from rtecho.ultrasound._geom import block_factor, block_mean, gray
 
 FEATURES: tuple[str, ...] = (
     "jump_span",

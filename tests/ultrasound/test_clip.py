@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from rtecho.types import Prediction
-from rtecho.us.clip import summarize_clip
+from rtecho.ultrasound.clip import summarize_clip
 
 LABELS = ("A2C", "A4C", "PLAX")
 
