@@ -36,6 +36,9 @@ STAGES: tuple[str, ...] = (
     "end_to_end",
 )
 
+#: What a model card's network can give (``ModelCard.task``).
+TASKS: tuple[str, ...] = ("classification", "segmentation")
+
 
 def check_image(image: Any, what: str = "frame") -> np.ndarray:
     """Return ``image`` if it is an HxW or HxWx3 uint8 array with both sides > 0, else raise FrameError."""
@@ -208,6 +211,8 @@ class ModelCard:
 
     Stored as JSON beside the ONNX file (``engines/NAME.json`` next to ``engines/NAME.onnx``).
     ``mean``/``std`` are per channel on the 0..1 scale; ``input_size_hw`` is the network input.
+    ``task`` says what the network gives: ``classification`` (logits over ``labels``, view labels) or
+    ``segmentation`` (per-pixel logits over ``labels``, e.g. ``("background", "LV")``).
     """
 
     name: str
@@ -227,16 +232,22 @@ class ModelCard:
     trained: bool = True
     description: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    task: str = "classification"
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ModelCardError("model card needs a name")
+        if self.task not in TASKS:
+            raise ModelCardError(f"model card {self.name!r}: task must be one of {TASKS}, got {self.task!r}")
         labels = tuple(self.labels)
         object.__setattr__(self, "labels", labels)
-        try:
-            check_labels(labels)
-        except ValueError as exc:
-            raise ModelCardError(f"model card {self.name!r}: {exc}") from None
+        if self.task == "classification":
+            try:
+                check_labels(labels)
+            except ValueError as exc:
+                raise ModelCardError(f"model card {self.name!r}: {exc}") from None
+        elif len(set(labels)) != len(labels):
+            raise ModelCardError(f"model card {self.name!r}: duplicate labels {list(labels)}")
         if len(labels) < 2:
             raise ModelCardError(f"model card {self.name!r}: needs at least two labels")
         object.__setattr__(self, "input_size_hw", tuple(int(v) for v in self.input_size_hw))

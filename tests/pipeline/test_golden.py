@@ -21,7 +21,8 @@ CASES = [("sample", False), ("sample", True), ("a4c", False), ("a4c", True)]
 
 def _isa() -> str:
     try:
-        flags = next(ln for ln in open("/proc/cpuinfo") if ln.startswith("flags")).split()
+        with open("/proc/cpuinfo") as f:
+            flags = next(ln for ln in f if ln.startswith("flags")).split()
     except (OSError, StopIteration):
         return "unknown"
     return ",".join(f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile") if f in flags)

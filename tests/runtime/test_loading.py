@@ -90,3 +90,20 @@ def test_model_card_validation(tmp_path):
             ModelCard.from_dict(good | bad)
     with pytest.raises(ModelCardError, match="incomplete"):
         ModelCard.from_dict({"name": "m"})
+
+
+def test_card_task_segmentation_takes_non_view_labels_classification_does_not():
+    from rtecho.types import ModelCard
+
+    seg = ModelCard(
+        name="s",
+        architecture="unet",
+        labels=("background", "LV"),
+        input_size_hw=(112, 112),
+        task="segmentation",
+    )
+    assert ModelCard.from_dict(seg.to_dict()).task == "segmentation"
+    with pytest.raises(ModelCardError, match="unknown view label"):
+        ModelCard(name="c", architecture="x", labels=("background", "LV"), input_size_hw=(112, 112))
+    with pytest.raises(ModelCardError, match="task must be one of"):
+        ModelCard(name="c", architecture="x", labels=("A4C", "A2C"), input_size_hw=(112, 112), task="detect")
