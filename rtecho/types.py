@@ -8,18 +8,16 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from rtecho.errors import FrameError, ModelCardError
-from rtecho.views import check_labels
+from rtecho.card import TASKS, ModelCard, card_path_for  # noqa: F401 (the model card's home is rtecho.card)
+from rtecho.errors import FrameError
 
 #: Stages timed for every frame, in pipeline order (milliseconds in :class:`Prediction`). ``wait`` is
 #: from the frame's arrival to the start of its processing (queue, thread hand-off, a busy worker).
@@ -35,9 +33,6 @@ STAGES: tuple[str, ...] = (
     "overlay",
     "end_to_end",
 )
-
-#: What a model card's network can give (``ModelCard.task``).
-TASKS: tuple[str, ...] = ("classification", "segmentation")
 
 
 def check_image(image: Any, what: str = "frame") -> np.ndarray:
@@ -203,112 +198,3 @@ class Prediction:
         if self.view_change is not None:
             out["view_change"] = self.view_change.to_dict()
         return out
-
-
-@dataclass(frozen=True)
-class ModelCard:
-    """Everything the runtime needs to preprocess for, and describe, an exported model.
-
-    Stored as JSON beside the ONNX file (``engines/NAME.json`` next to ``engines/NAME.onnx``).
-    ``mean``/``std`` are per channel on the 0..1 scale; ``input_size_hw`` is the network input.
-    ``task`` says what the network gives: ``classification`` (logits over ``labels``, view labels) or
-    ``segmentation`` (per-pixel logits over ``labels``, e.g. ``("background", "LV")``).
-    """
-
-    name: str
-    architecture: str
-    labels: tuple[str, ...]
-    input_size_hw: tuple[int, int]
-    channels: int = 1
-    mean: tuple[float, ...] = (0.0,)
-    std: tuple[float, ...] = (1.0,)
-    genotype: Mapping[str, Any] | None = None
-    params: int | None = None
-    flops: int | None = None
-    onnx_sha256: str | None = None
-    rtecho_version: str | None = None
-    training_data: str = ""
-    metrics: Mapping[str, Any] = field(default_factory=dict)
-    trained: bool = True
-    description: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    task: str = "classification"
-
-    def __post_init__(self) -> None:
-        if not self.name:
-            raise ModelCardError("model card needs a name")
-        if self.task not in TASKS:
-            raise ModelCardError(f"model card {self.name!r}: task must be one of {TASKS}, got {self.task!r}")
-        labels = tuple(self.labels)
-        object.__setattr__(self, "labels", labels)
-        if self.task == "classification":
-            try:
-                check_labels(labels)
-            except ValueError as exc:
-                raise ModelCardError(f"model card {self.name!r}: {exc}") from None
-        elif len(set(labels)) != len(labels):
-            raise ModelCardError(f"model card {self.name!r}: duplicate labels {list(labels)}")
-        if len(labels) < 2:
-            raise ModelCardError(f"model card {self.name!r}: needs at least two labels")
-        object.__setattr__(self, "input_size_hw", tuple(int(v) for v in self.input_size_hw))
-        if len(self.input_size_hw) != 2 or min(self.input_size_hw) < 8:
-            raise ModelCardError(f"model card {self.name!r}: bad input_size_hw {self.input_size_hw}")
-        if self.channels not in (1, 3):
-            raise ModelCardError(f"model card {self.name!r}: channels must be 1 or 3, got {self.channels}")
-        for key in ("mean", "std"):
-            value = tuple(float(v) for v in getattr(self, key))
-            object.__setattr__(self, key, value)
-            if len(value) != self.channels:
-                raise ModelCardError(
-                    f"model card {self.name!r}: {key} has {len(value)} values for {self.channels} channel(s)"
-                )
-        if any(s <= 0 for s in self.std):
-            raise ModelCardError(f"model card {self.name!r}: std must be positive")
-        if self.onnx_sha256 is not None and len(self.onnx_sha256) != 64:
-            raise ModelCardError(f"model card {self.name!r}: onnx_sha256 is not a sha256 hex digest")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["labels"] = list(self.labels)
-        d["input_size_hw"] = list(self.input_size_hw)
-        d["mean"] = list(self.mean)
-        d["std"] = list(self.std)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> ModelCard:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ModelCardError(f"model card has unknown field(s) {sorted(unknown)}")
-        kw = dict(d)
-        for key in ("labels", "input_size_hw", "mean", "std"):
-            if key in kw and isinstance(kw[key], Sequence):
-                kw[key] = tuple(kw[key])
-        try:
-            return cls(**kw)
-        except TypeError as exc:
-            raise ModelCardError(f"model card is incomplete: {exc}") from None
-
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> ModelCard:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ModelCardError(f"model card not found: {path}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelCardError(f"model card {path} is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise ModelCardError(f"model card {path} must hold a JSON object")
-        return cls.from_dict(data)
-
-
-def card_path_for(model_path: str | Path) -> Path:
-    """The model card that belongs to a model file: ``NAME.json`` beside ``NAME.onnx``."""
-    return Path(model_path).with_suffix(".json")

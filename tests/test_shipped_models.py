@@ -29,8 +29,8 @@ def test_card_matches_file_and_says_what_it_is(onnx_path):
     assert parity["max_abs_logit_diff"] < 1e-3 and parity["argmax_agreement"] == 1.0
     assert card.metrics["heldout_sim_onnx"]["n"] >= 1000
     assert card.metrics["heldout_sim_onnx"]["accuracy"] >= 0.95  # the models issue's bar
-    for precision, variant in card.extra.get("variants", {}).items():
-        assert sha256_file(onnx_path.with_name(variant["file"])) == variant["sha256"], precision
+    for tag, variant in card.variants.items():
+        assert sha256_file(onnx_path.with_name(variant.file)) == variant.sha256, tag
 
 
 def test_darts2_recognises_the_real_a4c_cine():

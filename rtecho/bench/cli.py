@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
     models = args.models or plan.default_models()
     backends = args.backends or plan.default_backends()
     if args.no_torch:
-        backends = [b for b in backends if b != plan.BASELINE]
+        backends = [b for b in backends if b != plan.baseline_backend()]
     configs, skipped = plan.plan_configs(models, backends, args.precision, args.threads or [None])
     max_frames = max(args.frames, args.stream_frames)
     if args.screens_only:
@@ -224,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
         )
     results, batch, streams, max_streams, screens = [], [], [], {}, []
     if args.streams or args.find_max_streams:
-        for cfg in [c for c in configs if c.backend != plan.BASELINE] or configs:
+        for cfg in [c for c in configs if c.backend != plan.baseline_backend()] or configs:
             if args.find_max_streams:
                 bar = _progress(None, args.quiet, f"{cfg.model} {cfg.backend}/{cfg.precision} streams")
                 best, runs = find_max_streams(
@@ -269,11 +269,11 @@ def run(args: argparse.Namespace) -> int:
         print(report.format_batch(batch))
     elif not args.screens_only:
         torch_clips = clips[:1]  # the baseline runs on the first clip only (time budget)
-        units = sum(len(torch_clips if c.backend == plan.BASELINE else clips) for c in configs)
+        units = sum(len(torch_clips if c.backend == plan.baseline_backend() else clips) for c in configs)
         bar = _progress(units, args.quiet, "bench")
         for cfg in configs:
             bar.set_postfix_str(f"{cfg.model} {cfg.backend}/{cfg.precision}")
-            cfg_clips = torch_clips if cfg.backend == plan.BASELINE else clips
+            cfg_clips = torch_clips if cfg.backend == plan.baseline_backend() else clips
             try:
                 results += bench_config(
                     cfg, cfg_clips, args.frames, args.warmup, mode, args.pace_fps, args.max_seconds
@@ -352,7 +352,7 @@ def _screens(args: argparse.Namespace, skipped: list[dict[str, str]]) -> list[An
     models = args.screen_models or ([plan.SCREEN_MODEL] if plan.SCREEN_MODEL in run_models else [])
     if not models:
         return []
-    backends = [b for b in (args.backends or plan.default_backends()) if b != plan.BASELINE]
+    backends = [b for b in (args.backends or plan.default_backends()) if b != plan.baseline_backend()]
     cfgs, _ = plan.plan_configs(models, backends, args.precision, args.threads or [None])
     if not cfgs:
         return []

@@ -10,20 +10,19 @@ from typing import Any
 import numpy as np
 
 from rtecho.bench.runner import BenchConfig, BenchResult
+from rtecho.card import ModelCard
 from rtecho.errors import EngineError, MissingExtraError
 from rtecho.runtime import (
     DEFAULT_MODEL,
     PRECISIONS,
+    Engine,
     available_backends,
     get_backend,
+    list_backends,
     list_models,
-    resolve_model,
+    open_model,
 )
-from rtecho.runtime.model_file import variant_path
 
-#: Precisions read from their own file ``NAME.PRECISION.onnx`` (the others compile the fp32 graph).
-FILE_PRECISIONS = {"onnxruntime": ("int8", "fp16"), "openvino": ("int8",), "tensorrt": ("fp16", "int8")}
-BASELINE = "torch"
 LIMIT_MS = 13.0
 #: A variant pays on a backend when it is at least this much faster than fp32 there
 #: (``--record-variants`` marks the others as not offered).
@@ -41,10 +40,16 @@ def default_models() -> list[str]:
     return shipped or names
 
 
+def baseline_backend() -> str | None:
+    """The registered backend that is the bench's speed-up baseline (``Engine.bench_baseline``:
+    torch eager), or None."""
+    return next((b for b in list_backends() if get_backend(b).engine_class().bench_baseline), None)
+
+
 def default_backends() -> list[str]:
-    """Every installed backend (torch eager last: it is the speed-up baseline)."""
-    found = available_backends()
-    return [b for b in found if b != BASELINE] + ([BASELINE] if BASELINE in found else [])
+    """Every installed backend (the baseline last: it is the speed-up baseline)."""
+    found, base = available_backends(), baseline_backend()
+    return [b for b in found if b != base] + ([base] if base in found else [])
 
 
 def plan_configs(
@@ -55,8 +60,9 @@ def plan_configs(
 ) -> tuple[list[BenchConfig], list[dict[str, str]]]:
     """Every (model, backend, precision, threads) to run, and every combination skipped, with why.
 
-    A precision is skipped when the backend does not support it or its file (``NAME.int8.onnx``)
-    is missing; torch eager runs fp32 only (it is the baseline).
+    A precision is skipped when the backend does not support it or the variant file the backend
+    reads for it (``Engine.variant_file``, e.g. ``NAME.int8.onnx``) is missing; the baseline backend
+    runs fp32 only, silently.
     """
     precisions = list(precisions or PRECISIONS)
     for p in precisions:
@@ -65,17 +71,17 @@ def plan_configs(
     configs: list[BenchConfig] = []
     skipped: list[dict[str, str]] = []
     for model in models:
-        path = resolve_model(model)
+        found = open_model(model, verify=False)
         for backend in backends:
             try:
-                supported = get_backend(backend).load_class().precisions
+                cls = get_backend(backend).load_class()
             except MissingExtraError as exc:
                 skipped.append({"model": model, "backend": backend, "precision": "*", "reason": str(exc)})
                 continue
             for precision in precisions:
-                why = _skip_reason(path, backend, precision, supported)
+                why = _skip_reason(found.path, found.card, cls, precision)
                 if why:
-                    if not (backend == BASELINE and precision != "fp32"):
+                    if not (cls.bench_baseline and precision != "fp32"):
                         skipped.append(
                             {"model": model, "backend": backend, "precision": precision, "reason": why}
                         )
@@ -85,11 +91,12 @@ def plan_configs(
     return configs, skipped
 
 
-def _skip_reason(path: Path, backend: str, precision: str, supported: Sequence[str]) -> str | None:
-    if precision not in supported:
-        return f"{backend} does not support {precision} (supported: {', '.join(supported)})"
-    if precision in FILE_PRECISIONS.get(backend, ()) and not variant_path(path, precision).is_file():
-        return f"no {variant_path(path, precision).name} (build it with `rtecho calibrate {path.stem}`)"
+def _skip_reason(path: Path, card: ModelCard, cls: type[Engine], precision: str) -> str | None:
+    if precision not in cls.precisions:
+        return f"{cls.backend} does not support {precision} (supported: {', '.join(cls.precisions)})"
+    file = cls.variant_file(path, card, precision)
+    if file is not None and not file.is_file():
+        return f"no {file.name} (make it with {cls.how_to_make(card, precision)})"
     return None
 
 
@@ -98,8 +105,9 @@ def acceptance(results: Sequence[BenchResult]) -> list[dict[str, Any]]:
     (every model, native input size) and the 3 ms limit (darts1/darts2 at 128x128)."""
     out = []
     by_model: dict[str, dict[tuple, float]] = {}
+    base = baseline_backend()
     for r in results:
-        if r.backend == BASELINE:
+        if r.backend == base:
             continue
         key = (r.backend, r.precision, r.threads, tuple(r.input_size_hw))
         worst = by_model.setdefault(r.model, {})
@@ -182,9 +190,10 @@ def variant_check(results: Sequence[BenchResult]) -> list[dict[str, Any]]:
     with the backend's reason, and with a note when this run measured it faster after all."""
     fp32 = {(r.model, r.backend, r.threads, r.clip): r for r in results if r.precision == "fp32"}
     groups: dict[tuple, list[tuple[BenchResult, BenchResult]]] = {}
+    baseline = baseline_backend()
     for r in results:
         base = fp32.get((r.model, r.backend, r.threads, r.clip))
-        if r.precision != "fp32" and r.backend != BASELINE and base is not None:
+        if r.precision != "fp32" and r.backend != baseline and base is not None:
             groups.setdefault((r.model, r.backend, r.precision, r.threads), []).append((r, base))
     out = []
     for (model, backend, precision, threads), pairs in groups.items():

@@ -26,7 +26,7 @@ from rtecho.bench.replay import ReplaySource
 from rtecho.errors import EngineError
 from rtecho.pipeline import StreamProcessor
 from rtecho.pipeline.timing import StageStats
-from rtecho.runtime import load_engine
+from rtecho.runtime import get_backend, load_engine
 from rtecho.runtime.base import Engine
 from rtecho.types import Prediction
 from rtecho.views import coarse
@@ -45,12 +45,11 @@ class BenchConfig:
     threads: int | None = None
 
     def engine(self) -> Engine:
-        """An unopened engine; the torch baseline is allowed random weights (timing only)."""
-        opts: dict[str, Any] = {}
+        """An unopened engine, with the options the backend asks the bench for (``Engine.bench_options``:
+        the torch baseline is allowed random weights, timing only)."""
+        opts: dict[str, Any] = dict(get_backend(self.backend).engine_class().bench_options)
         if self.threads:
             opts["threads"] = self.threads
-        if self.backend == "torch":
-            opts["allow_random"] = True
         return load_engine(self.model, backend=self.backend, precision=self.precision, warn=False, **opts)
 
 
@@ -285,8 +284,10 @@ def attach_baselines(results: list[BenchResult], peaks: dict | None = None) -> N
     """Fill speed-up over torch eager (same model, threads and clip; else same model and threads) and
     the GEMM peak at the engine's thread count."""
     from rtecho.bench.peak import peak_for
+    from rtecho.bench.plan import baseline_backend
 
-    torch_rows = [r for r in results if r.backend == "torch"]
+    baseline = baseline_backend()
+    torch_rows = [r for r in results if r.backend == baseline]
     for r in results:
         base = [t for t in torch_rows if t.model == r.model and t.threads == r.threads and t.clip == r.clip]
         base = base or [t for t in torch_rows if t.model == r.model and t.threads == r.threads]

@@ -1,9 +1,10 @@
 """``rtecho build engines/NAME.onnx --backend tensorrt --precision fp16``: prepare and build an engine.
 
-Prepares the precision variant the backend needs when it is missing (``NAME.fp16.onnx`` from the
-FP32 graph; for TensorRT INT8 a symmetric Q/DQ graph ``NAME.int8-sym.onnx`` from ``--calib``),
-records it in the model card, then loads the model on the backend: for TensorRT this builds the
-engine into the engine cache (or reuses a cached one) and reports where it is.
+Prepares the variant file the backend reads for the precision when it is missing (the backend's
+facts: ``Engine.variant_tags``, ``Engine.quantisation``; for TensorRT ``NAME.fp16.onnx`` from the
+FP32 graph, or the symmetric Q/DQ graph ``NAME.int8-sym.onnx`` from ``--calib``), records it in the
+model card, then loads the model on the backend: for TensorRT this builds the engine into the engine
+cache (or reuses a cached one) and reports where it is.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ HELP = "build an engine (TensorRT) or prepare fp16/int8 variants of an exported 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from rtecho.card import PRECISIONS
+
     p.add_argument("model", metavar="MODEL", help="path to NAME.onnx (or a model name in engines/)")
-    p.add_argument("--backend", default="tensorrt", help="tensorrt (default), onnxruntime or openvino")
-    p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
+    p.add_argument("--backend", default="tensorrt", help="tensorrt (default) or another registered backend")
+    p.add_argument(
+        "--precision", choices=PRECISIONS, default="fp32", help="backend permitting (default fp32)"
+    )
     p.add_argument("--max-batch", type=int, default=8, metavar="N", help="largest batch of the engine")
     p.add_argument("--calib", metavar="DIR", help="calibration set for int8 (calibration/SET)")
     p.add_argument("--n", type=int, default=200, metavar="N", help="calibration frames (default 200)")
@@ -28,49 +33,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def prepare_variant(model, card, precision: str, backend: str, calib: str | None, n: int, force: bool) -> str:  # noqa: ANN001
-    """Create the fp16/int8 ONNX variant when missing (or ``force``); returns its card key."""
+    """Create the variant file ``backend`` reads for ``precision`` when missing (or ``force``) and
+    record it in the card; returns its tag (``fp32`` when the backend runs the fp32 graph)."""
+    from rtecho.card import CalibrationFrames
     from rtecho.errors import EngineError
-    from rtecho.runtime.model_file import variant_path
-    from rtecho.runtime.precision import quantize_qdq, record_variant, to_fp16
+    from rtecho.runtime import get_backend
+    from rtecho.runtime.precision import record_variant
 
-    if precision == "fp32":
+    cls = get_backend(backend).engine_class()
+    name = cls.variant_name(model, precision)
+    if name is None:
         return "fp32"
-    if precision == "fp16":
-        out = variant_path(model, "fp16")
-        if force or not out.is_file():
-            to_fp16(model, out)
-            record_variant(model, "fp16", out, {"format": "fp16", "io": "float32"})
-        return "fp16"
-    key = "int8-sym" if backend == "tensorrt" else "int8"
-    out = variant_path(model, key)
+    tag, out = cls.variant_tags[precision], model.with_name(name)
     if out.is_file() and not force:
-        return key
-    if not calib:
-        raise EngineError(f"{out.name} does not exist: give a calibration set with --calib calibration/SET")
-    from rtecho.commands.calibrate import SETTINGS, calibration_frames
+        return tag
+    frames, provenance = None, None
+    if precision == "int8":
+        if not calib:
+            raise EngineError(
+                f"{out.name} does not exist: give a calibration set with --calib calibration/SET"
+            )
+        from rtecho.commands.calibrate import calibration_frames
 
-    images, _, names = calibration_frames(calib, n)
-    settings = SETTINGS.get(backend, SETTINGS["tensorrt"])[1]
-    quantize_qdq(model, out, images, card, **settings)
-    record_variant(
-        model,
-        key,
-        out,
-        {
-            "format": "qdq",
-            "activations": settings["activation_type"],
-            "weights": "s8",
-            "per_channel": True,
-            "tuned_for": backend,
-            "calibration": {"set": str(calib), "frames": len(images), "method": "minmax"},
-        },
-    )
-    return key
+        frames, _, _ = calibration_frames(calib, n)
+        provenance = CalibrationFrames(set=str(calib), frames=len(frames))
+    cls.make_variant(model, card, precision, frames)
+    quantisation = cls.quantisation if precision == "int8" else None
+    record_variant(model, tag, out, backend=backend, quantisation=quantisation, calibration=provenance)
+    return tag
 
 
 def run(args: argparse.Namespace) -> int:
     from rtecho.errors import EngineError
-    from rtecho.runtime import load_engine
+    from rtecho.runtime import get_backend, load_engine
     from rtecho.runtime.model_file import load_card, resolve_model
 
     if args.max_batch < 1:
@@ -78,11 +73,9 @@ def run(args: argparse.Namespace) -> int:
     model = resolve_model(args.model)
     card = load_card(model)
     key = prepare_variant(model, card, args.precision, args.backend, args.calib, args.n, args.force)
-    options = {}
-    if args.backend == "tensorrt":
-        options = {"max_batch": args.max_batch}
-        if args.cache_dir:
-            options["cache_dir"] = args.cache_dir
+    given = {"max_batch": args.max_batch, "cache_dir": args.cache_dir}
+    wanted = get_backend(args.backend).engine_class().build_options
+    options = {k: v for k, v in given.items() if k in wanted and v is not None}
     with load_engine(model, backend=args.backend, precision=args.precision, **options) as engine:
         info = engine.info
     where = info.settings.get("engine_file") or info.settings.get("file") or model.name

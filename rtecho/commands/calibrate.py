@@ -1,11 +1,12 @@
 """``rtecho calibrate NAME --data calibration/SET/ --backend openvino``: static INT8 from calibration frames.
 
-Writes ``NAME.int8.onnx`` (Q/DQ) beside the model and records its sha256, settings and calibration
-provenance in the model card (``extra["variants"]["int8"]``). The settings follow the backend, as
-measured in ``benchmarks/INT8.md``: OpenVINO and TensorRT get symmetric s8 activations (zero point
-0; TensorRT's file is ``NAME.int8-sym.onnx``, biases left float, as its parser demands), ONNX Runtime gets u8 activations (its fast x86
-kernels are u8 x s8). Weights are s8, per channel. When the set is labelled (subfolders named after
-views), accuracy and median latency of FP32 vs INT8 on that backend are printed and recorded.
+Writes the int8 file the backend reads (``NAME.int8.onnx``, Q/DQ) beside the model and records its
+sha256, quantisation settings and calibration provenance in the model card (``variants[TAG]``). The
+file's name and settings are the backend's facts (``Engine.variant_tags``, ``Engine.quantisation``,
+as measured in ``benchmarks/INT8.md``: OpenVINO s8 activations, ONNX Runtime u8, TensorRT s8 with
+float biases in ``NAME.int8-sym.onnx``); ``--per-channel``, ``--op-types`` and ``--float-tail``
+override them. When the set is labelled (subfolders named after views) and the backend runs on the
+CPU, accuracy and median latency of FP32 vs INT8 on that backend are printed and recorded.
 """
 
 from __future__ import annotations
@@ -17,25 +18,20 @@ from typing import Any
 NAME = "calibrate"
 HELP = "INT8 post-training quantisation of an exported model from a calibration set"
 
-#: backend -> (variant precision key, quantize_qdq settings)
-SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
-    "openvino": ("int8", {"activation_type": "s8"}),
-    "onnxruntime": ("int8", {"activation_type": "u8"}),
-    "tensorrt": ("int8-sym", {"activation_type": "s8", "quantize_bias": False}),
-}
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="NAME", help="model name in engines/ or path to its .onnx")
     p.add_argument(
         "--data", required=True, metavar="DIR", help="calibration set folder (calibration/README.md)"
     )
-    p.add_argument("--backend", choices=tuple(SETTINGS), default="openvino", help="backend to tune for")
+    p.add_argument(
+        "--backend", default="openvino", help="backend to make the int8 file for (default openvino)"
+    )
     p.add_argument(
         "--per-channel",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="per-output-channel weight scales (default: on)",
+        default=None,
+        help="per-output-channel weight scales (default: the backend's, on for every shipped one)",
     )
     p.add_argument("--n", type=int, default=200, metavar="N", help="calibration frames to use (default 200)")
     p.add_argument("--seed", type=int, default=0, help="seed of the frame subsample")
@@ -104,9 +100,7 @@ def calibration_frames(
     return images, labels, names
 
 
-def compare(
-    model: Path, backend: str, precision: str, images: list[Any], labels: list[str]
-) -> dict[str, Any]:
+def compare(model: Path, backend: str, images: list[Any], labels: list[str]) -> dict[str, Any]:
     """Accuracy and median batch-1 latency (ms, 100 runs) of FP32 and INT8 on ``backend``."""
     import statistics
     import time
@@ -117,9 +111,8 @@ def compare(
     from rtecho.runtime.preprocess import Preprocessor
 
     result: dict[str, Any] = {"n": len(images), "backend": backend}
-    for prec in ("fp32", precision if backend == "tensorrt" else "int8"):
-        engine = load_engine(model, backend=backend, precision="int8" if prec.startswith("int8") else prec)
-        with engine:
+    for prec in ("fp32", "int8"):
+        with load_engine(model, backend=backend, precision=prec) as engine:
             x = np.concatenate([Preprocessor(engine.card)(im) for im in images])
             pred = [engine.card.labels[i] for i in engine.infer(x).argmax(1)]
             times = []
@@ -127,53 +120,52 @@ def compare(
                 t0 = time.perf_counter()
                 engine.infer(x[:1])
                 times.append(time.perf_counter() - t0)
-        key = "fp32" if prec == "fp32" else "int8"
-        result[f"accuracy_{key}"] = float(np.mean([p == t for p, t in zip(pred, labels, strict=True)]))
-        result[f"latency_ms_{key}"] = round(statistics.median(times) * 1000, 3)
+        result[f"accuracy_{prec}"] = float(np.mean([p == t for p, t in zip(pred, labels, strict=True)]))
+        result[f"latency_ms_{prec}"] = round(statistics.median(times) * 1000, 3)
     return result
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
     import hashlib
 
+    from rtecho.card import CalibrationFrames
     from rtecho.errors import EngineError
-    from rtecho.runtime.model_file import load_card, resolve_model, variant_path
-    from rtecho.runtime.precision import quantize_qdq, record_variant
+    from rtecho.runtime import get_backend, list_backends
+    from rtecho.runtime.model_file import load_card, resolve_model
+    from rtecho.runtime.precision import record_variant
 
     if args.n < 1:
         raise EngineError("--n must be at least 1")
+    cls = get_backend(args.backend).engine_class()
+    if cls.quantisation is None or "int8" not in cls.variant_tags:
+        makers = [b for b in list_backends() if get_backend(b).engine_class().quantisation is not None]
+        raise EngineError(
+            f"backend {args.backend!r} reads no int8 file of its own: nothing to calibrate for it "
+            f"(backends that do: {', '.join(makers)})"
+        )
     model = resolve_model(args.model)
     card = load_card(model)
     images, labels, names = calibration_frames(args.data, args.n, args.seed)
-    key, settings = SETTINGS[args.backend]
-    out = variant_path(model, key)
-    if args.op_types:
-        settings = {**settings, "op_types": tuple(args.op_types)}
-    if args.float_tail:
-        settings = {**settings, "float_tail": args.float_tail}
-    quantize_qdq(model, out, images, card, per_channel=args.per_channel, **settings)
-    record = {
-        "format": "qdq",
-        "activations": settings["activation_type"],
-        "weights": "s8",
-        "per_channel": args.per_channel,
-        "symmetric_activations": settings["activation_type"] == "s8",
-        "tuned_for": args.backend,
-        "op_types": list(args.op_types) if args.op_types else "all",
-        "float_tail_nodes": args.float_tail,
-        "calibration": {
-            "set": str(args.data),
-            "frames": len(images),
-            "seed": args.seed,
-            "files_sha256": hashlib.sha256("\n".join(names).encode()).hexdigest(),
-            "method": "minmax",
-        },
-    }
-    record_variant(model, key, out, record)
-    print(f"{card.name}: wrote {out} ({settings['activation_type']} activations, tuned for {args.backend})")
-    if all(label is not None for label in labels) and args.backend != "tensorrt":
-        metrics = compare(model, args.backend, key, images, labels)  # type: ignore[arg-type]
-        record_variant(model, key, out, record | {"check": metrics})
+    overrides: dict[str, Any] = {"op_types": tuple(args.op_types) if args.op_types else None}
+    overrides["float_tail"] = args.float_tail
+    if args.per_channel is not None:
+        overrides["per_channel"] = args.per_channel
+    quantisation = dataclasses.replace(cls.quantisation, **overrides)
+    out = cls.make_variant(model, card, "int8", images, quantisation)
+    provenance = CalibrationFrames(
+        set=str(args.data),
+        frames=len(images),
+        seed=args.seed,
+        files_sha256=hashlib.sha256("\n".join(names).encode()).hexdigest(),
+    )
+    tag = cls.variant_tags["int8"]
+    record = {"backend": args.backend, "quantisation": quantisation, "calibration": provenance}
+    record_variant(model, tag, out, **record)
+    print(f"{card.name}: wrote {out} ({quantisation.activation_type} activations, made for {args.backend})")
+    if all(label is not None for label in labels) and cls.runs_on == "cpu":
+        metrics = compare(model, args.backend, images, labels)  # type: ignore[arg-type]
+        record_variant(model, tag, out, **record, check=metrics)
         print(
             f"  {args.backend} on {metrics['n']} calibration frames: accuracy fp32 {metrics['accuracy_fp32']:.4f} "
             f"int8 {metrics['accuracy_int8']:.4f}; median latency fp32 {metrics['latency_ms_fp32']} ms "

@@ -24,7 +24,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"ONNX path or model name in engines/ (default {DEFAULT_MODEL})",
     )
     p.add_argument("--backend", default=None, help="onnxruntime (default), openvino, tensorrt, torch")
-    p.add_argument("--precision", default="fp32", help="fp32, fp16, bf16 or int8 (backend permitting)")
+    p.add_argument(
+        "--precision",
+        default=None,
+        help="fp32 (default; a variant file given as --model: its own), fp16, bf16 or int8 (backend permitting)",
+    )
     p.add_argument("--threads", type=int, default=None, help="inference threads (backend default if unset)")
     p.add_argument("--out", default=None, help="write the annotated video here (MP4)")
     p.add_argument("--jsonl", default=None, help="write one JSON line per frame here")

@@ -1,13 +1,14 @@
-"""Finding a model file and its card, and checking that they belong together (sha256)."""
+"""Finding a model file (or a variant file) and its card, and checking that they belong together (sha256)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+from rtecho.card import ModelCard, Variant, card_path_for
 from rtecho.errors import EngineError, ModelCardError
-from rtecho.types import ModelCard, card_path_for
 
 _HASH_CACHE: dict[tuple[str, int, int], str] = {}
 
@@ -66,18 +67,66 @@ def resolve_model(path_or_name: str | Path) -> Path:
     raise EngineError(f"model {str(path_or_name)!r} not found (not a file; known model names: {names})")
 
 
-def variant_path(model_path: Path, precision: str) -> Path:
-    """The file of a precision variant: ``NAME.onnx`` for fp32, ``NAME.int8.onnx`` etc. otherwise."""
-    return model_path if precision == "fp32" else model_path.with_name(f"{model_path.stem}.{precision}.onnx")
+def card_path_of(model_path: Path) -> Path:
+    """The card of a model file or of one of its variants: ``NAME.json`` beside ``NAME.onnx``, and for a
+    variant file ``NAME.TAG.onnx`` (``darts1.int8.onnx``) the first ``NAME.json`` found by dropping
+    dotted parts from the end of the name (the variant rule; the card then records the file)."""
+    own = card_path_for(model_path)
+    if own.is_file():
+        return own
+    parts = model_path.name.split(".")
+    for k in range(len(parts) - 2, 0, -1):
+        cand = model_path.with_name(".".join(parts[:k]) + ".json")
+        if cand.is_file():
+            return cand
+    return own
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model found on disk: ``path`` (the fp32 model ``NAME.onnx``), its ``card`` and, when a variant
+    file was named (``NAME.int8.onnx``), that ``file`` and its card entry ``variant`` (tag, Variant)."""
+
+    path: Path
+    card: ModelCard
+    file: Path | None = None
+    variant: tuple[str, Variant] | None = None
+
+
+def open_model(path_or_name: str | Path, verify: bool = True) -> ModelFile:
+    """Find a model file (a path, a variant file, or a name in :func:`engine_dirs`) and its card;
+    with ``verify`` check the named file's sha256 against the card."""
+    path = resolve_model(path_or_name)
+    card_path = card_path_of(path)
+    if card_path == card_path_for(path):
+        return ModelFile(path, load_card(path, verify=verify))
+    card = _read_card(path, card_path)
+    found = card.variant_for_file(path.name)
+    if found is None:
+        recorded = ", ".join(v.file for v in card.variants.values()) or "none"
+        raise EngineError(
+            f"{path.name} is not a variant recorded in {card_path.name} (recorded variants: {recorded}); "
+            "re-create it with `rtecho calibrate` or `rtecho build`"
+        )
+    if verify and sha256_file(path) != found[1].sha256:
+        raise EngineError(
+            f"{path} does not match the {found[0]} variant in {card_path.name}: sha256 differs "
+            "(damaged or replaced file; re-create the variant)"
+        )
+    return ModelFile(card_path.with_suffix(".onnx"), card, path, found)
+
+
+def _read_card(model_path: Path, card_path: Path) -> ModelCard:
+    try:
+        return ModelCard.load(card_path)
+    except ModelCardError as exc:
+        raise EngineError(f"cannot load the model card of {model_path}: {exc}") from None
 
 
 def load_card(model_path: Path, verify: bool = True) -> ModelCard:
     """Load the card beside ``model_path`` and check the file's sha256 against it."""
     card_path = card_path_for(model_path)
-    try:
-        card = ModelCard.load(card_path)
-    except ModelCardError as exc:
-        raise EngineError(f"cannot load the model card of {model_path}: {exc}") from None
+    card = _read_card(model_path, card_path)
     if verify and card.onnx_sha256 is not None:
         actual = sha256_file(model_path)
         if actual != card.onnx_sha256:
@@ -86,19 +135,3 @@ def load_card(model_path: Path, verify: bool = True) -> ModelCard:
                 f"!= {card.onnx_sha256[:12]}... (damaged or replaced file; re-export the model)"
             )
     return card
-
-
-def check_variant(model_path: Path, card: ModelCard, precision: str) -> Path:
-    """Path of a precision variant, verified against the sha256 the card records for it."""
-    path = variant_path(model_path, precision)
-    if not path.is_file():
-        raise EngineError(
-            f"no {precision} variant of {card.name!r} at {path}; "
-            f"build it with `rtecho calibrate {card.name}` (int8) or use --precision fp32"
-        )
-    expected = card.extra.get("variants", {}).get(precision, {}).get("sha256")
-    if expected is not None and sha256_file(path) != expected:
-        raise EngineError(
-            f"{path} does not match the sha256 recorded in {card.name}'s card (damaged or replaced)"
-        )
-    return path

@@ -12,6 +12,8 @@ Low-latency settings for a few cores, each a choice measured with ``python -m rt
   transformation to NCHWc), CPU memory arena and memory patterns on (allocation-free steady state).
 - int8 runs the QDQ graph ``NAME.int8.onnx`` beside the fp32 one; one with s8 activations (the
   OpenVINO/TensorRT form) is not offered here (:meth:`OrtEngine.not_offered`): it is slower than fp32.
+  ``rtecho calibrate --backend onnxruntime`` quantises it with u8 activations (its fast x86 kernels
+  are u8 x s8), s8 weights per channel (:attr:`OrtEngine.quantisation`).
 """
 
 from __future__ import annotations
@@ -22,10 +24,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from rtecho._lazy import require
+from rtecho.card import ModelCard, Quantisation
 from rtecho.errors import EngineError, first_line
 from rtecho.runtime.base import Engine
-from rtecho.runtime.model_file import check_variant
-from rtecho.types import ModelCard
 
 
 def default_threads() -> int:
@@ -38,6 +39,8 @@ class OrtEngine(Engine):
 
     backend: ClassVar[str] = "onnxruntime"
     precisions: ClassVar[tuple[str, ...]] = ("fp32", "int8")
+    variant_tags: ClassVar[dict[str, str]] = {"int8": "int8"}
+    quantisation: ClassVar[Quantisation] = Quantisation(activation_type="u8")
 
     @classmethod
     def not_offered(cls, card: ModelCard, precision: str) -> str | None:
@@ -45,17 +48,19 @@ class OrtEngine(Engine):
         take u8 activations; an s8-activation Q/DQ graph (the OpenVINO/TensorRT form) runs 1.7-3x
         slower than fp32 here (``benchmarks/INT8.md``)."""
         if precision == "int8":
-            variant = card.extra.get("variants", {}).get("int8", {})
-            if variant.get("activations", "s8") == "s8":
+            variant = card.variants.get(cls.variant_tags["int8"])
+            q = variant.quantisation if variant is not None else None
+            if q is None or q.activation_type == "s8":
+                made_for = variant.backend if variant is not None else None
                 return (
-                    f"int8 of {card.name!r} has s8 activations (tuned for {variant.get('tuned_for', '?')}); "
+                    f"int8 of {card.name!r} has s8 activations (tuned for {made_for or '?'}); "
                     "ONNX Runtime's x86 INT8 kernels take u8 activations, so it runs slower than fp32 here"
                 )
         return super().not_offered(card, precision)
 
     def _open(self) -> None:
         ort = require("onnxruntime", "onnx", "the onnxruntime backend")
-        path = check_variant(self.model_path, self.card, self.precision)
+        path = self.model_file()
         threads = int(self.options.get("threads") or default_threads())
         spinning = bool(self.options.get("spinning", False))
         so = ort.SessionOptions()

@@ -1,7 +1,9 @@
 """OpenVINO on the CPU, compiled for latency (``PERFORMANCE_HINT=LATENCY``).
 
 Precision: fp32 (``INFERENCE_PRECISION_HINT=f32``), bf16 on CPUs with AVX-512 BF16/AMX
-(``INFERENCE_PRECISION_HINT=bf16``), int8 from the same QDQ graph ONNX Runtime uses.
+(``INFERENCE_PRECISION_HINT=bf16``, compiled from the fp32 graph), int8 from the QDQ graph
+``NAME.int8.onnx`` (the file ONNX Runtime reads too), quantised for OpenVINO with symmetric s8
+activations and s8 weights per channel (``benchmarks/INT8.md``).
 One infer request per engine, guarded by a lock (requests are not thread-safe).
 """
 
@@ -14,9 +16,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from rtecho._lazy import require
+from rtecho.card import Quantisation
 from rtecho.errors import EngineError, first_line
 from rtecho.runtime.base import Engine
-from rtecho.runtime.model_file import check_variant
 
 
 @lru_cache(maxsize=1)
@@ -32,10 +34,12 @@ class OpenVinoEngine(Engine):
 
     backend: ClassVar[str] = "openvino"
     precisions: ClassVar[tuple[str, ...]] = ("fp32", "bf16", "int8")
+    variant_tags: ClassVar[dict[str, str]] = {"int8": "int8"}
+    quantisation: ClassVar[Quantisation] = Quantisation(activation_type="s8")
 
     def _open(self) -> None:
         ov = require("openvino", "openvino", "the openvino backend")
-        path = check_variant(self.model_path, self.card, "int8" if self.precision == "int8" else "fp32")
+        path = self.model_file()
         core = _core()
         config = {"PERFORMANCE_HINT": str(self.options.get("hint", "LATENCY")).upper()}
         if self.options.get("threads"):

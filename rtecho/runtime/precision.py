@@ -3,7 +3,9 @@
 Precision lives in the ONNX graph, so one file serves every backend: TensorRT builds a strongly
 typed network from it, ONNX Runtime and OpenVINO run it on the CPU. Variants sit beside the model
 (``NAME.fp16.onnx``, ``NAME.int8.onnx``) and their sha256 is recorded in the card under
-``extra["variants"][precision]``, so a damaged or replaced variant is refused at load time::
+``variants[TAG]`` (:class:`rtecho.card.Variant`), so a damaged or replaced variant is refused at
+load time. Which file a backend reads, and how its INT8 file is quantised, are facts of the backend
+(``Engine.variant_tags``, ``Engine.quantisation``)::
 
     from rtecho.runtime.precision import quantize_qdq, to_fp16
     to_fp16("engines/darts2.onnx", "engines/darts2.fp16.onnx")
@@ -24,6 +26,7 @@ a pair is at most 255 * 64 * 2 = 32640, so one file gives the same answer on eve
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -32,10 +35,10 @@ from typing import Any
 import numpy as np
 
 from rtecho._lazy import require
+from rtecho.card import CalibrationFrames, ModelCard, Quantisation, Variant, card_path_for
 from rtecho.errors import EngineError
 from rtecho.runtime.model_file import sha256_file
 from rtecho.runtime.preprocess import Preprocessor
-from rtecho.types import ModelCard, card_path_for
 
 FP16_MAX = 65504.0
 #: (op type, input index) pairs that ONNX requires to stay float32 (sizes/scales, not data).
@@ -266,16 +269,33 @@ def zero_points(onnx_path: str | Path) -> dict[str, np.ndarray]:
 
 # -- card ----------------------------------------------------------------------------------------
 def record_variant(
-    model_path: str | Path, precision: str, variant: str | Path, settings: Mapping[str, Any]
+    model_path: str | Path,
+    tag: str,
+    variant: str | Path,
+    *,
+    precision: str | None = None,
+    backend: str | None = None,
+    quantisation: Quantisation | None = None,
+    calibration: CalibrationFrames | None = None,
+    check: Mapping[str, Any] | None = None,
 ) -> ModelCard:
-    """Record a variant's file name, sha256 and settings in the card beside ``model_path``; save it."""
+    """Record a variant file (its name, sha256 and how it was made) in the card beside ``model_path``
+    under ``variants[tag]`` and save the card. ``precision`` defaults to the tag's first part
+    (``int8-sym`` -> int8); an earlier record of the tag (and its measured speeds) is replaced."""
     model_path = Path(model_path)
     card = ModelCard.load(card_path_for(model_path))
-    extra = dict(card.extra)
-    variants = dict(extra.get("variants", {}))
-    variants[precision] = {"file": Path(variant).name, "sha256": sha256_file(variant), **dict(settings)}
-    extra["variants"] = variants
-    new = ModelCard.from_dict(card.to_dict() | {"extra": extra})
+    precision = precision or tag.split("-")[0]
+    entry = Variant(
+        file=Path(variant).name,
+        sha256=sha256_file(variant),
+        precision=precision,
+        format="fp16" if precision == "fp16" else "qdq",
+        backend=backend,
+        quantisation=quantisation,
+        calibration=calibration,
+        check=dict(check or {}),
+    )
+    new = dataclasses.replace(card, variants={**card.variants, tag: entry})
     new.save(card_path_for(model_path))
     return new
 
@@ -284,28 +304,25 @@ def record_speed(
     model_path: str | Path, precision: str, backend: str, measured: Mapping[str, Any] | None
 ) -> ModelCard:
     """Record in the card whether ``precision`` measured slower than fp32 on ``backend``:
-    ``measured`` (infer_ms, fp32_infer_ms, speedup) puts the backend under
-    ``extra.variants[precision].slower_than_fp32``, where :meth:`Engine.not_offered` reads it; None
-    removes it. The variant's file and sha256 stay as they are; a precision without a variant file
-    of its own (OpenVINO's bf16 compiles the fp32 graph) is not recorded (returns the card as is)."""
+    ``measured`` (infer_ms, fp32_infer_ms, speedup) puts the backend under the ``slower_than_fp32``
+    of the variant that backend reads, where :meth:`Engine.not_offered` looks; None removes it. A
+    precision the backend runs from the fp32 graph (OpenVINO's bf16) or whose variant the card does
+    not record is not recorded (returns the card as is)."""
+    from rtecho.runtime.base import get_backend
+
     model_path = Path(model_path)
     card = ModelCard.load(card_path_for(model_path))
-    extra = dict(card.extra)
-    variants = dict(extra.get("variants", {}))
-    variant = dict(variants.get(precision, {}))
-    if "file" not in variant:
+    tag = get_backend(backend).engine_class().variant_tags.get(precision)
+    variant = card.variants.get(tag) if tag is not None else None
+    if variant is None:
         return card
-    slow = dict(variant.get("slower_than_fp32", {}))
+    slow = dict(variant.slower_than_fp32)
     if measured is None:
         slow.pop(backend, None)
     else:
         slow[backend] = {k: measured[k] for k in ("infer_ms", "fp32_infer_ms", "speedup") if k in measured}
-    if slow:
-        variant["slower_than_fp32"] = slow
-    else:
-        variant.pop("slower_than_fp32", None)
-    variants[precision] = variant
-    extra["variants"] = variants
-    new = ModelCard.from_dict(card.to_dict() | {"extra": extra})
+    new = dataclasses.replace(
+        card, variants={**card.variants, tag: dataclasses.replace(variant, slower_than_fp32=slow)}
+    )
     new.save(card_path_for(model_path))
     return new

@@ -81,6 +81,7 @@ class ServeEngine(Engine):
 
     backend: ClassVar[str] = "serve"
     precisions: ClassVar[tuple[str, ...]] = PRECISIONS
+    runs_on: ClassVar[str] = "remote"
 
     def _open(self) -> None:
         self._host, self._port, self._prefix = parse_address(self.options.get("address"))

@@ -23,6 +23,8 @@ class TorchEngine(Engine):
 
     backend: ClassVar[str] = "torch"
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    bench_baseline: ClassVar[bool] = True
+    bench_options: ClassVar[dict[str, Any]] = {"allow_random": True}  # speed does not depend on weights
 
     def _open(self) -> None:
         torch = require("torch", "train", "the torch backend")

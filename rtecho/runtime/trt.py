@@ -2,8 +2,8 @@
 
 Precision is in the ONNX graph: fp32 runs ``NAME.onnx``, fp16 runs ``NAME.fp16.onnx`` and int8 the
 symmetric Q/DQ graph ``NAME.int8-sym.onnx`` (or ``NAME.int8.onnx`` when all its zero points are 0),
-each verified against the sha256 its card records (:mod:`rtecho.runtime.precision` writes them;
-``rtecho build`` too). Running: one execution context, device buffers sized for ``max_batch``,
+each verified against the sha256 its card records (``rtecho build`` makes them: s8 activations,
+float biases, as TensorRT's ONNX parser demands). Running: one execution context, device buffers sized for ``max_batch``,
 ``set_input_shape`` + ``set_tensor_address`` + ``execute_async_v3`` on a private CUDA stream.
 Buffers come from cuda-python (``cuda.bindings.runtime``, or ``cuda.cudart`` before 12.6), or from
 torch CUDA tensors when cuda-python is absent. Options: ``max_batch`` (default 8), ``engine_file``
@@ -19,9 +19,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from rtecho._lazy import require
+from rtecho.card import ModelCard, Quantisation
 from rtecho.errors import EngineError, MissingExtraError
 from rtecho.runtime.base import Engine
-from rtecho.runtime.model_file import check_variant, sha256_file, variant_path
+from rtecho.runtime.model_file import sha256_file
 from rtecho.runtime.trt_build import (
     EngineKey,
     build_serialized,
@@ -31,20 +32,9 @@ from rtecho.runtime.trt_build import (
 )
 
 
-def int8_variant(model_path: Path, card: Any) -> Path:
+def int8_variant(model_path: Path, card: ModelCard) -> Path:
     """The INT8 graph TensorRT can parse: ``NAME.int8-sym.onnx``, else a symmetric ``NAME.int8.onnx``."""
-    if variant_path(model_path, "int8-sym").is_file() or "int8-sym" in card.extra.get("variants", {}):
-        return check_variant(model_path, card, "int8-sym")
-    path = check_variant(model_path, card, "int8")
-    from rtecho.runtime.precision import zero_points
-
-    if any(z.dtype != np.int8 or np.any(z != 0) for z in zero_points(path).values()):
-        raise EngineError(
-            f"{path.name} has non-zero zero points or int32 biases (a CPU variant); TensorRT needs symmetric "
-            f"int8 Q/DQ with float biases: run `rtecho build {model_path} --backend tensorrt --precision int8 "
-            "--calib SET`"
-        )
-    return path
+    return TensorRTEngine(model_path, card, precision="int8").model_file()
 
 
 class CudaRuntime:
@@ -162,6 +152,33 @@ class TensorRTEngine(Engine):
 
     backend: ClassVar[str] = "tensorrt"
     precisions: ClassVar[tuple[str, ...]] = ("fp32", "fp16", "int8")
+    variant_tags: ClassVar[dict[str, str]] = {"fp16": "fp16", "int8": "int8-sym"}
+    quantisation: ClassVar[Quantisation] = Quantisation(activation_type="s8", quantize_bias=False)
+    build_options: ClassVar[tuple[str, ...]] = ("max_batch", "cache_dir")
+    runs_on: ClassVar[str] = "gpu"
+
+    @classmethod
+    def variant_file(cls, model_path: Path, card: ModelCard, precision: str) -> Path | None:
+        """As :meth:`Engine.variant_file`; for int8 without ``NAME.int8-sym.onnx`` (file or card entry)
+        the CPU variant ``NAME.int8.onnx``, which :meth:`model_file` accepts only when symmetric."""
+        path = super().variant_file(model_path, card, precision)
+        if precision == "int8" and not path.is_file() and "int8-sym" not in card.variants:
+            cpu = card.variants.get("int8")
+            return path.with_name(cpu.file if cpu else f"{Path(model_path).stem}.int8.onnx")
+        return path
+
+    def model_file(self) -> Path:
+        path = super().model_file()
+        if self.precision == "int8":
+            from rtecho.runtime.precision import zero_points
+
+            if any(z.dtype != np.int8 or np.any(z != 0) for z in zero_points(path).values()):
+                raise EngineError(
+                    f"{path.name} has non-zero zero points or int32 biases (a CPU variant); TensorRT needs "
+                    f"symmetric int8 Q/DQ with float biases: run `rtecho build {self.model_path} --backend "
+                    "tensorrt --precision int8 --calib SET`"
+                )
+        return path
 
     def _device(self) -> str:
         return f"cuda:{self.options.get('device', 0)} {getattr(self, '_gpu', '')}".strip()
@@ -183,7 +200,7 @@ class TensorRTEngine(Engine):
             info = {"engine_file": str(self.options["engine_file"]), "cache": "user"}
             onnx_path = None
         else:
-            onnx_path = self._onnx_for_precision()
+            onnx_path = self.model_file()
             key = EngineKey(
                 gpu_name=self._gpu,
                 compute_capability=tuple(self._cuda.compute_capability),
@@ -215,13 +232,6 @@ class TensorRTEngine(Engine):
             "file": onnx_path.name if onnx_path else None,
             **info,
         }
-
-    def _onnx_for_precision(self) -> Path:
-        if self.precision == "fp32":
-            return self.model_path
-        if self.precision == "fp16":
-            return check_variant(self.model_path, self.card, "fp16")
-        return int8_variant(self.model_path, self.card)
 
     def _setup_io(self, trt: Any) -> None:
         eng = self._engine

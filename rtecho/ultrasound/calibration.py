@@ -27,14 +27,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from rtecho.errors import ModelCardError
-from rtecho.types import ModelCard
+from rtecho.card import ConfidenceCalibration, ModelCard
 
 _GOLDEN = (math.sqrt(5) - 1) / 2
 
@@ -116,19 +113,9 @@ def choose_thresholds(
 
 
 @dataclass(frozen=True)
-class Calibration:
-    """Temperature, rejection thresholds and the ECE figures they came with (``extra["calibration"]``)."""
-
-    temperature: float = 1.0
-    conf_threshold: float = 0.0
-    entropy_threshold: float = math.inf
-    ece_before: float | None = None
-    ece_after: float | None = None
-    n_val: int = 0
-
-    def __post_init__(self) -> None:
-        if not (self.temperature > 0 and math.isfinite(self.temperature)):
-            raise ModelCardError(f"calibration temperature must be positive, got {self.temperature}")
+class Calibration(ConfidenceCalibration):
+    """The card's ``calibration`` section (temperature, rejection thresholds, validated on load by
+    :class:`rtecho.card.ConfidenceCalibration`) with the maths that applies it."""
 
     def apply(self, logits: np.ndarray) -> tuple[np.ndarray, bool]:
         """Calibrated probabilities (float32) of one logit vector and whether the frame is accepted."""
@@ -141,31 +128,15 @@ class Calibration:
         p = np.asarray(probabilities)
         return (p.max(axis=-1) >= self.conf_threshold) & (entropy(p) <= self.entropy_threshold)
 
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        if math.isinf(self.entropy_threshold):
-            d["entropy_threshold"] = None
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Calibration:
-        kw = dict(d)
-        if kw.get("entropy_threshold") is None:
-            kw["entropy_threshold"] = math.inf
-        unknown = set(kw) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ModelCardError(f"calibration has unknown field(s) {sorted(unknown)}")
-        return cls(**kw)
-
     def to_card(self, card: ModelCard) -> ModelCard:
-        """A copy of ``card`` with this calibration in ``extra["calibration"]``."""
-        return dataclasses.replace(card, extra={**card.extra, "calibration": self.to_dict()})
+        """A copy of ``card`` with this calibration as its ``calibration`` section."""
+        return dataclasses.replace(card, calibration=self)
 
     @classmethod
     def from_card(cls, card: ModelCard) -> Calibration | None:
         """The calibration stored in ``card``, or None."""
-        d = card.extra.get("calibration")
-        return None if d is None else cls.from_dict(d)
+        section = card.calibration
+        return None if section is None else cls.from_dict(section.to_dict())
 
 
 def _check(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

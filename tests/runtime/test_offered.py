@@ -3,6 +3,7 @@ warning when one is asked for, and the bench's record of measured verdicts in th
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 
@@ -11,6 +12,7 @@ import pytest
 
 from rtecho.runtime import load_engine
 from rtecho.runtime.ort import OrtEngine
+from rtecho.card import Quantisation
 from rtecho.runtime.precision import quantize_qdq, record_speed, record_variant
 from rtecho.types import ModelCard, card_path_for
 from tests.runtime.test_precision import frames
@@ -31,7 +33,7 @@ def _card(path) -> ModelCard:
 
 def test_ort_does_not_offer_s8_int8_and_warns(tiny, caplog):
     out = quantize_qdq(tiny, tiny.with_name("tiny.int8.onnx"), frames(8, seed=1), _card(tiny))
-    record_variant(tiny, "int8", out, {"activations": "s8", "tuned_for": "openvino"})
+    record_variant(tiny, "int8", out, quantisation=Quantisation("s8"), backend="openvino")
     assert "s8 activations" in OrtEngine.not_offered(_card(tiny), "int8")
     assert OrtEngine.not_offered(_card(tiny), "fp32") is None
     with caplog.at_level(logging.WARNING, logger="rtecho.runtime"):
@@ -49,20 +51,20 @@ def test_u8_int8_is_offered_until_measured_slower(tiny, caplog):
     out = quantize_qdq(
         tiny, tiny.with_name("tiny.int8.onnx"), frames(8, seed=1), _card(tiny), activation_type="u8"
     )
-    record_variant(tiny, "int8", out, {"activations": "u8"})
+    record_variant(tiny, "int8", out, quantisation=Quantisation("u8"))
     assert OrtEngine.not_offered(_card(tiny), "int8") is None
     record_speed(tiny, "int8", "onnxruntime", {"infer_ms": 0.2, "fp32_infer_ms": 0.1, "speedup": 0.5})
     why = OrtEngine.not_offered(_card(tiny), "int8")
     assert "no faster than fp32" in why and "0.2 ms" in why
-    assert _card(tiny).extra["variants"]["int8"]["sha256"]  # the file's record is kept
+    assert _card(tiny).variants["int8"].sha256  # the file's record is kept
     with caplog.at_level(logging.WARNING, logger="rtecho.runtime"):
         load_engine(tiny, precision="int8")
     assert any("not offered" in r.getMessage() for r in caplog.records)
     record_speed(tiny, "int8", "onnxruntime", None)  # measured faster again
     assert OrtEngine.not_offered(_card(tiny), "int8") is None
-    assert "slower_than_fp32" not in _card(tiny).extra["variants"]["int8"]
+    assert not _card(tiny).variants["int8"].slower_than_fp32
     record_speed(tiny, "bf16", "openvino", {"speedup": 0.5})  # no variant file: nothing recorded
-    assert "bf16" not in _card(tiny).extra["variants"]
+    assert _card(tiny) == ModelCard.load(card_path_for(tiny)) and "bf16" not in _card(tiny).variants
 
 
 def test_rtecho_run_warns_for_a_variant_not_offered(tiny, tmp_path, caplog):
@@ -70,7 +72,7 @@ def test_rtecho_run_warns_for_a_variant_not_offered(tiny, tmp_path, caplog):
     from tests.fixtures import make_png_folder
 
     out = quantize_qdq(tiny, tiny.with_name("tiny.int8.onnx"), frames(8, seed=1), _card(tiny))
-    record_variant(tiny, "int8", out, {"activations": "s8"})
+    record_variant(tiny, "int8", out, quantisation=Quantisation("s8"))
     clip = make_png_folder(tmp_path / "pngs", n=3)
     with caplog.at_level(logging.WARNING):
         assert main(["run", str(clip), "--model", str(tiny), "--precision", "int8", "--no-progress"]) == 0
@@ -80,7 +82,7 @@ def test_rtecho_run_warns_for_a_variant_not_offered(tiny, tmp_path, caplog):
 def test_shipped_int8_on_onnxruntime_is_not_offered():
     for name in ("darts1", "darts2", "stanet", "efficientnet_b0_cbam"):
         card = load_engine(name).card
-        if "int8" in card.extra.get("variants", {}):
+        if "int8" in card.variants:
             assert OrtEngine.not_offered(card, "int8"), name
     x = np.zeros((1, 1, 128, 128), np.float32)
     with load_engine("darts2", precision="int8", warn=False) as engine:  # still runs when asked
@@ -92,10 +94,7 @@ def test_openvino_reads_the_measured_list():
     from rtecho.runtime.ov import OpenVinoEngine
 
     card = load_engine("darts2").card
-    extra = dict(card.extra)
-    extra["variants"] = {
-        "int8": {**card.extra["variants"]["int8"], "slower_than_fp32": {"openvino": {"speedup": 0.9}}}
-    }
-    slow = ModelCard.from_dict(card.to_dict() | {"extra": extra})
+    int8 = dataclasses.replace(card.variants["int8"], slower_than_fp32={"openvino": {"speedup": 0.9}})
+    slow = dataclasses.replace(card, variants={"int8": int8})
     assert OpenVinoEngine.not_offered(card, "int8") is None
     assert "no faster than fp32 on openvino" in OpenVinoEngine.not_offered(slow, "int8")

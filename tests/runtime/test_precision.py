@@ -9,6 +9,7 @@ import numpy as np
 import onnx
 import pytest
 
+from rtecho.card import Quantisation
 from rtecho.errors import EngineError
 from rtecho.io import SyntheticSource
 from rtecho.runtime import load_engine
@@ -164,9 +165,9 @@ def test_depthwise_names(tmp_path):
 @pytest.mark.parametrize("backend", ["onnxruntime", pytest.param("openvino", marks=pytest.mark.openvino)])
 def test_load_engine_int8_verifies_sha256(model, card, backend):
     out = quantize_qdq(model, model.with_name("tiny.int8.onnx"), frames(32, seed=1), card)
-    record_variant(model, "int8", out, {"activations": "s8"})
-    recorded = ModelCard.load(card_path_for(model)).extra["variants"]["int8"]
-    assert recorded["file"] == "tiny.int8.onnx" and len(recorded["sha256"]) == 64
+    record_variant(model, "int8", out, quantisation=Quantisation("s8"))
+    recorded = ModelCard.load(card_path_for(model)).variants["int8"]
+    assert recorded.file == "tiny.int8.onnx" and recorded.precision == "int8" and len(recorded.sha256) == 64
     x = inputs(card, 8)
     with load_engine(model, backend=backend, precision="int8") as engine:
         assert engine.info.settings["file"] == "tiny.int8.onnx"
@@ -185,9 +186,9 @@ def test_calibrate_command_writes_variant_and_card(model, tmp_path, capsys):
         for i, image in enumerate(frames(6, seed=len(view))):
             np.save(data / view / f"f{i}.npy", image)
     assert main(["calibrate", str(model), "--data", str(data), "--backend", "onnxruntime", "--n", "10"]) == 0
-    variant = ModelCard.load(card_path_for(model)).extra["variants"]["int8"]
-    assert variant["activations"] == "u8" and variant["calibration"]["frames"] == 10
-    assert 0.0 <= variant["check"]["accuracy_int8"] <= 1.0
+    variant = ModelCard.load(card_path_for(model)).variants["int8"]
+    assert variant.quantisation.activation_type == "u8" and variant.calibration.frames == 10
+    assert variant.backend == "onnxruntime" and 0.0 <= variant.check["accuracy_int8"] <= 1.0
     assert "accuracy fp32" in capsys.readouterr().out
     with load_engine(model, precision="int8") as engine:
         assert engine.info.settings["file"] == "tiny.int8.onnx"
@@ -202,7 +203,7 @@ def test_build_command_prepares_fp16(model, capsys):
     code = main(["build", str(model), "--backend", "tensorrt", "--precision", "fp16"])
     fp16 = model.with_name("tiny.fp16.onnx")
     assert fp16.is_file()
-    assert ModelCard.load(card_path_for(model)).extra["variants"]["fp16"]["file"] == fp16.name
+    assert ModelCard.load(card_path_for(model)).variants["fp16"].file == fp16.name
     if importlib.util.find_spec("tensorrt") is None:
         assert code == 1
         assert "rtecho[trt]" in capsys.readouterr().err

@@ -253,6 +253,7 @@ def test_no_gpu_is_a_clear_error(tiny_onnx, monkeypatch):
 
 def test_int8_variant_must_be_symmetric(tiny_onnx, tmp_path):
     from rtecho.io import SyntheticSource
+    from rtecho.card import Quantisation
     from rtecho.runtime.precision import quantize_qdq, record_variant
     from rtecho.runtime.trt import int8_variant
 
@@ -262,11 +263,11 @@ def test_int8_variant_must_be_symmetric(tiny_onnx, tmp_path):
     card = ModelCard.load(card_path_for(model))
     frames = [f.image for f in SyntheticSource(n_frames=8, size_hw=(64, 64))]
     cpu = quantize_qdq(model, model.with_name("tiny.int8.onnx"), frames, card, activation_type="u8")
-    card = record_variant(model, "int8", cpu, {})
+    card = record_variant(model, "int8", cpu, quantisation=Quantisation("u8"))
     with pytest.raises(EngineError, match="symmetric"):
         int8_variant(model, card)
     sym = quantize_qdq(model, model.with_name("tiny.int8-sym.onnx"), frames, card, quantize_bias=False)
-    card = record_variant(model, "int8-sym", sym, {})
+    card = record_variant(model, "int8-sym", sym, quantisation=Quantisation("s8", quantize_bias=False))
     assert int8_variant(model, card) == sym
 
 
@@ -274,6 +275,7 @@ def test_int8_variant_must_be_symmetric(tiny_onnx, tmp_path):
 @pytest.fixture
 def gpu_model(tiny_onnx, tmp_path, monkeypatch):
     from rtecho.io import SyntheticSource
+    from rtecho.card import Quantisation
     from rtecho.runtime.precision import quantize_qdq, record_variant, to_fp16
 
     monkeypatch.setenv("RTECHO_CACHE", str(tmp_path / "cache"))
@@ -281,10 +283,10 @@ def gpu_model(tiny_onnx, tmp_path, monkeypatch):
     shutil.copy(tiny_onnx, model)
     shutil.copy(card_path_for(tiny_onnx), card_path_for(model))
     card = ModelCard.load(card_path_for(model))
-    record_variant(model, "fp16", to_fp16(model, model.with_name("tiny.fp16.onnx")), {})
+    record_variant(model, "fp16", to_fp16(model, model.with_name("tiny.fp16.onnx")))
     frames = [f.image for f in SyntheticSource(n_frames=64, size_hw=(160, 200), seed=1)]
     sym = quantize_qdq(model, model.with_name("tiny.int8-sym.onnx"), frames, card, quantize_bias=False)
-    record_variant(model, "int8-sym", sym, {})
+    record_variant(model, "int8-sym", sym, quantisation=Quantisation("s8", quantize_bias=False))
     return model
 
 
