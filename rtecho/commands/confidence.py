@@ -1,6 +1,6 @@
 """``rtecho confidence NAME``: fit temperature scaling and unknown-rejection thresholds on held-out
 simulator stills, report the expected calibration error before and after on another held-out set,
-and (``--write``) store the calibration in the model card (``extra.calibration``)."""
+and (``--write``) store the calibration in the model card (its ``calibration`` section)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -114,3 +117,49 @@ def test_card_task_segmentation_takes_non_view_labels_classification_does_not():
         ModelCard(name="c", architecture="x", labels=("background", "LV"), input_size_hw=(112, 112))
     with pytest.raises(ModelCardError, match="task must be one of"):
         ModelCard(name="c", architecture="x", labels=("A4C", "A2C"), input_size_hw=(112, 112), task="detect")
+
+
+def test_a_variant_file_finds_its_card_and_its_sha256_is_checked(tmp_path, caplog):
+    import shutil
+
+    from rtecho.runtime import open_model
+
+    engines = Path(__file__).resolve().parents[2] / "engines"
+    found = open_model(engines / "darts1.int8.onnx")
+    assert found.path == engines / "darts1.onnx" and found.variant[0] == "int8"
+    with load_engine(engines / "darts1.int8.onnx", backend="onnxruntime", warn=False) as engine:
+        assert engine.precision == "int8" and engine.info.settings["file"] == "darts1.int8.onnx"
+        assert engine.infer(np.zeros((1, 1, 128, 128), np.float32)).shape == (1, 13)
+    with pytest.raises(EngineError, match="is the int8 variant of 'darts1'"):
+        load_engine(engines / "darts1.int8.onnx", precision="fp32")
+    for name in ("darts1.json", "darts1.int8.onnx"):
+        shutil.copy(engines / name, tmp_path / name)
+    damaged = tmp_path / "darts1.int8.onnx"
+    damaged.write_bytes(damaged.read_bytes() + b"\0")
+    with pytest.raises(EngineError, match="does not match the int8 variant in darts1.json"):
+        load_engine(damaged)
+    stray = tmp_path / "darts1.fp16.onnx"
+    stray.write_bytes(b"not a model")
+    with pytest.raises(EngineError, match="not a variant recorded in darts1.json"):
+        load_engine(stray)
+
+
+def test_rtecho_run_takes_a_variant_file(tmp_path, capsys):
+    from rtecho.cli import main
+    from tests.fixtures import make_png_folder
+
+    engines = Path(__file__).resolve().parents[2] / "engines"
+    clip, log = make_png_folder(tmp_path / "pngs", n=3), tmp_path / "log.jsonl"
+    argv = [
+        "run",
+        str(clip),
+        "--model",
+        str(engines / "darts1.int8.onnx"),
+        "--jsonl",
+        str(log),
+        "--no-progress",
+    ]
+    assert main([*argv, "--backend", "onnxruntime"]) == 0, capsys.readouterr().err
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(rows) == 3 and {r["backend"] for r in rows} == {"onnxruntime/int8"}
+    assert {r["model"] for r in rows} == {"darts1"}

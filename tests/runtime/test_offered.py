@@ -10,9 +10,9 @@ import shutil
 import numpy as np
 import pytest
 
+from rtecho.card import Quantisation
 from rtecho.runtime import load_engine
 from rtecho.runtime.ort import OrtEngine
-from rtecho.card import Quantisation
 from rtecho.runtime.precision import quantize_qdq, record_speed, record_variant
 from rtecho.types import ModelCard, card_path_for
 from tests.runtime.test_precision import frames

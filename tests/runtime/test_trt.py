@@ -252,8 +252,8 @@ def test_no_gpu_is_a_clear_error(tiny_onnx, monkeypatch):
 
 
 def test_int8_variant_must_be_symmetric(tiny_onnx, tmp_path):
-    from rtecho.io import SyntheticSource
     from rtecho.card import Quantisation
+    from rtecho.io import SyntheticSource
     from rtecho.runtime.precision import quantize_qdq, record_variant
     from rtecho.runtime.trt import int8_variant
 
@@ -274,8 +274,8 @@ def test_int8_variant_must_be_symmetric(tiny_onnx, tmp_path):
 # -- on a GPU ------------------------------------------------------------------------------------
 @pytest.fixture
 def gpu_model(tiny_onnx, tmp_path, monkeypatch):
-    from rtecho.io import SyntheticSource
     from rtecho.card import Quantisation
+    from rtecho.io import SyntheticSource
     from rtecho.runtime.precision import quantize_qdq, record_variant, to_fp16
 
     monkeypatch.setenv("RTECHO_CACHE", str(tmp_path / "cache"))
