@@ -81,3 +81,14 @@ def test_bench_runs_the_plugin(numpy_backend, tmp_path, capsys):
     assert rows and all(r["precision"] == "fp32" and r["frames"] == 6 and r["errors"] == 0 for r in rows)
     # fp16 is skipped for want of the file the backend names (its own naming rule, its own hint)
     assert "tiny-untrained.fp16.npz" in capsys.readouterr().err
+
+
+def test_calibrate_asks_the_backend(numpy_backend, tiny, tmp_path, capsys):
+    from rtecho.cli import main
+
+    data = tmp_path / "calib"
+    data.mkdir()
+    np.save(data / "f0.npy", np.zeros((64, 64), np.uint8))
+    assert main(["calibrate", str(tiny), "--data", str(data), "--backend", NAME]) == 1
+    err = capsys.readouterr().err
+    assert f"backend {NAME!r} reads no int8 file of its own" in err and "onnxruntime" in err
