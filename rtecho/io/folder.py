@@ -26,6 +26,7 @@ from rtecho.types import Frame, SourceInfo
 
 __all__ = ["IMAGE_EXTENSIONS", "FolderSource", "list_images", "natural_key", "read_image"]
 
+
 class FolderSource(Source):
     """Images of a folder (or one image file) as frames, ``fps`` (default 30) setting the timestamps."""
 

@@ -75,7 +75,11 @@ def label_order(labels: Iterable[str], use_coarse: bool = False) -> tuple[str, .
 
 
 def _suffixes(clips: bool, arrays: bool) -> frozenset[str]:
-    return IMAGE_EXTENSIONS | (CLIP_EXTENSIONS if clips else frozenset()) | (ARRAY_EXTENSIONS if arrays else frozenset())
+    return (
+        IMAGE_EXTENSIONS
+        | (CLIP_EXTENSIONS if clips else frozenset())
+        | (ARRAY_EXTENSIONS if arrays else frozenset())
+    )
 
 
 def scan_labelled(

@@ -18,7 +18,14 @@ def _png(path):
 
 
 def test_natural_order_labels_and_kinds(tmp_path):
-    for rel in ("PLAX/10.png", "PLAX/2.png", "A4C/sub/1.png", "A4C/b.jpg", "A4C/.hidden.png", "A4C/.cache/x.png"):
+    for rel in (
+        "PLAX/10.png",
+        "PLAX/2.png",
+        "A4C/sub/1.png",
+        "A4C/b.jpg",
+        "A4C/.hidden.png",
+        "A4C/.cache/x.png",
+    ):
         _png(tmp_path / rel)
     (tmp_path / "A4C" / "loop.mp4").write_bytes(b"")
     (tmp_path / "A4C" / "notes.txt").write_text("x")

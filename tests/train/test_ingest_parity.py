@@ -62,7 +62,8 @@ def write_stills(root: Path) -> list[Path]:
     (root / "PLAX").mkdir(parents=True)
     grey = np.clip(_pattern(rng, 61, 83), 0, 255).astype(np.uint8)
     rgb = np.stack([grey, np.roll(grey, 5, axis=1), 255 - grey], axis=-1)
-    grey16 = (_pattern(rng, 57, 70).astype(np.uint16) * 251) + rng.integers(0, 251, (57, 70)).astype(np.uint16)
+    noise16 = rng.integers(0, 251, (57, 70)).astype(np.uint16)
+    grey16 = _pattern(rng, 57, 70).astype(np.uint16) * 251 + noise16  # all 16 bits used
     files = {
         "A4C/png8_grey.png": Image.fromarray(grey),
         "A4C/png8_rgb.png": Image.fromarray(rgb),
