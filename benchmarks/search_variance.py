@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rtecho.runtime.preprocess import softmax
+
 
 def _edges(genotype: dict, cell: str) -> list[tuple[str, int]]:
     return [(str(op), int(i)) for op, i in genotype[cell]]
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         state = json.loads((d / "state.json").read_text())
         last = state["history"][-1]
         alphas = {c: np.asarray(last[f"alpha_{c}"], dtype=np.float64) for c in ("normal", "reduce")}
-        soft = {c: np.exp(a) / np.exp(a).sum(axis=-1, keepdims=True) for c, a in alphas.items()}
+        soft = {c: softmax(a) for c, a in alphas.items()}
         runs.append(
             {
                 "dir": str(d),

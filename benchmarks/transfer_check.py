@@ -28,7 +28,6 @@ VIEWS_TRAINED = ("A2C", "A3C", "A4C", "A5C", "PLAX", "PSAX-AV", "PSAX-MV", "PSAX
 def render_set(n_per_view: int, size: int, seed: int) -> tuple[list[np.ndarray], list[int], tuple[str, ...]]:
     """Simulated grey images at ``size`` x ``size`` (as the runtime sees them) and coarse targets."""
     from rtecho.synth import render_view
-    from rtecho.train.data import resize_gray
     from rtecho.views import coarse
 
     labels = tuple(dict.fromkeys(coarse(v) for v in VIEWS_TRAINED))
@@ -36,8 +35,7 @@ def render_set(n_per_view: int, size: int, seed: int) -> tuple[list[np.ndarray],
     images, targets = [], []
     for _ in range(n_per_view):
         for v in VIEWS_TRAINED:
-            img = render_view(v, rng, (size, size))
-            images.append(resize_gray(img, (size, size)))
+            images.append(render_view(v, rng, (size, size)))
             targets.append(labels.index(coarse(v)))
     return images, targets, labels
 
@@ -60,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from rtecho.models import create_model
+    from rtecho.runtime.preprocess import Preprocessor
     from rtecho.train.augment import UltrasoundAugment
-    from rtecho.train.data import ArrayDataset, read_image, real_stills, resize_gray, to_input
+    from rtecho.train.data import ArrayDataset, read_image, real_stills
     from rtecho.train.loop import fit
     from rtecho.views import coarse
 
@@ -95,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     model.eval()
 
     def predict(images: list[np.ndarray]) -> np.ndarray:
-        x = np.stack([to_input(resize_gray(im, (args.size, args.size)), **norm) for im in images])
+        pre = Preprocessor.for_input((args.size, args.size), **norm)
+        x = np.concatenate([pre(im) for im in images])
         with torch.no_grad():
             out_ = model(torch.from_numpy(x))
         out_ = out_[0] if isinstance(out_, tuple) else out_

@@ -56,47 +56,40 @@ def calibration_frames(
 ) -> tuple[list[Any], list[str | None], list[str]]:
     """(images, labels, relative file names) of a calibration set, a seeded subsample of ``n``.
 
-    Images (png/jpg/...) and ``.npy`` arrays (HxW, HxWx3 or a stack NxHxW) are read recursively; a
-    file's label is its folder's name when that is a view label (VIEWS.md), else None.
+    Listed by :func:`rtecho.io.labelled.scan_labelled` (recursively, natural order, labels
+    optional) and read by :func:`rtecho.io.image.read_image`, as the runtime reads stills: images
+    (png/jpg/...) and ``.npy`` arrays (HxW, HxWx3 or a stack NxHxW). A file's label is its folder's
+    name when that is a view label (VIEWS.md), else None.
     """
     import numpy as np
 
     from rtecho.errors import SourceError
-    from rtecho.io.folder import IMAGE_EXTENSIONS, natural_key, read_image
-    from rtecho.views import VIEWS
+    from rtecho.io.image import read_image
+    from rtecho.io.labelled import DatasetError, scan_labelled
 
     root = Path(folder)
     if not root.is_dir():
         raise SourceError(f"calibration set {root} is not a folder")
-    files = sorted(
-        (p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS | {".npy"}),
-        key=lambda p: natural_key(str(p.relative_to(root))),
-    )
-    if not files:
-        raise SourceError(f"calibration set {root} holds no images (.png/.jpg/...) or .npy frames")
-    if n is not None and len(files) > n:
-        pick = np.random.default_rng(seed).choice(len(files), size=n, replace=False)
-        files = [files[i] for i in sorted(pick)]
-    upper = {v.upper(): v for v in VIEWS}
+    try:
+        samples = scan_labelled(root, clips=False, arrays=True, require_labels=False)
+    except DatasetError:
+        raise SourceError(f"calibration set {root} holds no images (.png/.jpg/...) or .npy frames") from None
+    if n is not None and len(samples) > n:
+        pick = np.random.default_rng(seed).choice(len(samples), size=n, replace=False)
+        samples = [samples[i] for i in sorted(pick)]
     images, labels, names = [], [], []
-    cv2 = None
-    for path in files:
-        label = upper.get(path.parent.name.upper())
-        if path.suffix.lower() == ".npy":
-            arr = np.load(path, allow_pickle=False)
+    for s in samples:
+        if s.kind == "array":
+            arr = np.load(s.path, allow_pickle=False)
             stack = arr if arr.ndim == 3 and arr.shape[-1] != 3 else arr[None]
         else:
-            if cv2 is None:
-                from rtecho._lazy import require
-
-                cv2 = require("cv2", "video", "reading calibration images")
-            stack = [read_image(path, cv2)]
+            stack = [read_image(s.path)]
         for image in stack:
             if image.dtype != np.uint8:
-                raise SourceError(f"{path}: calibration frames must be uint8, got {image.dtype}")
+                raise SourceError(f"{s.path}: calibration frames must be uint8, got {image.dtype}")
             images.append(image)
-            labels.append(label)
-            names.append(str(path.relative_to(root)))
+            labels.append(s.label)
+            names.append(str(s.path.relative_to(root)))
     return images, labels, names
 
 

@@ -45,16 +45,16 @@ def summary(result: dict) -> dict:
 
 def _parity_batch(folder: str, card_like, n: int = 64):
     import numpy as np
-    from PIL import Image
 
     from rtecho.errors import RtechoError
+    from rtecho.io.image import IMAGE_EXTENSIONS, list_files, read_image
     from rtecho.runtime.preprocess import Preprocessor
 
-    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))[:n]
+    files = list_files(folder, IMAGE_EXTENSIONS, recursive=True)[:n]
     if not files:
         raise RtechoError(f"no images under {folder} for the parity check")
     pre = Preprocessor(card_like)
-    return np.concatenate([pre(np.asarray(Image.open(f).convert("RGB"))) for f in files])
+    return np.concatenate([pre(read_image(f)) for f in files])
 
 
 def run(args: argparse.Namespace) -> int:

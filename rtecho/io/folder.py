@@ -1,7 +1,8 @@
 """A folder of still images (png, jpg, jpeg, bmp, tif, tiff) played as a stream, in natural order.
 
-``frame_2.png`` comes before ``frame_10.png``. Timestamps are ``index / fps``. Images are read
-with OpenCV; colour images become RGB, gray stay gray, 16-bit images are scaled to 8 bits.
+``frame_2.png`` comes before ``frame_10.png``. Timestamps are ``index / fps``. Images are read by
+:func:`rtecho.io.image.read_image` (Pillow), as training reads them: colour becomes RGB, grey stays
+grey, 16-bit images keep their top 8 bits.
 
 >>> from rtecho.io import FolderSource
 >>> with FolderSource("frames/", fps=25) as src:  # doctest: +SKIP
@@ -11,62 +12,19 @@ with OpenCV; colour images become RGB, gray stay gray, 16-bit images are scaled 
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from rtecho._lazy import require
 from rtecho.errors import SourceError
 from rtecho.io.base import Source
+from rtecho.io.image import IMAGE_EXTENSIONS, list_images, natural_key, read_image
 from rtecho.types import Frame, SourceInfo
 
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
-
-
-def natural_key(name: str) -> tuple[Any, ...]:
-    """Sort key that orders digit runs by value: ``a2 < a10``."""
-    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name))
-
-
-def list_images(directory: str | Path) -> list[Path]:
-    """The image files directly in ``directory``, in natural order (hidden files skipped)."""
-    directory = Path(directory)
-    try:
-        entries = list(directory.iterdir())
-    except OSError as exc:
-        raise SourceError(f"cannot list image folder {directory}: {exc.strerror or exc}") from exc
-    files = [
-        p
-        for p in entries
-        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
-    ]
-    return sorted(files, key=lambda p: natural_key(p.name))
-
-
-def read_image(path: Path, cv2: Any) -> np.ndarray:
-    """One image file as uint8 HxW gray or HxWx3 RGB; SourceError naming the file when unreadable."""
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as exc:
-        raise SourceError(f"cannot read image {path}: {exc.strerror or exc}") from exc
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None:
-        raise SourceError(f"cannot decode image {path} (corrupt or not an image)")
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        raise SourceError(f"unsupported image type {image.dtype} in {path}")
-    if image.ndim == 3 and image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
-    if image.ndim == 3 and image.shape[2] == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    if image.ndim == 3 and image.shape[2] == 1:
-        return image[:, :, 0]
-    return image
+__all__ = ["IMAGE_EXTENSIONS", "FolderSource", "list_images", "natural_key", "read_image"]
 
 
 class FolderSource(Source):
@@ -75,7 +33,7 @@ class FolderSource(Source):
     kind = "folder"
 
     def __init__(self, path: str | Path, *, fps: float = 30.0) -> None:
-        cv2 = require("cv2", "video", "reading image files")
+        require("PIL.Image", "video", "reading image files")  # a missing extra fails at open time
         p = Path(os.fspath(path))
         if not p.exists():
             raise SourceError(f"image folder not found: {p}")
@@ -91,8 +49,7 @@ class FolderSource(Source):
         if not (fps > 0 and np.isfinite(fps)):
             raise SourceError(f"fps must be positive, got {fps}")
         self._files = files
-        self._cv2 = cv2
-        first = read_image(files[0], cv2)  # size, and fail early on a bad first image
+        first = read_image(files[0])  # size, and fail early on a bad first image
         super().__init__(
             SourceInfo(
                 uri=str(p),
@@ -113,7 +70,7 @@ class FolderSource(Source):
         info = self.info
         for index, path in enumerate(self._files):
             t0 = time.perf_counter()
-            image = read_image(path, self._cv2)
+            image = read_image(path)
             arrival = time.perf_counter()
             yield Frame(
                 image,

@@ -1,7 +1,11 @@
-"""A minimal ImageFolder loader for the search: grey PIL images resized to a square, held in memory.
+"""The search's data: a labelled folder's stills as network inputs, held in memory.
 
-``root/CLASS/*.png|jpg|...``; classes are the sorted subfolder names. DARTS searches on the training
-set split into two halves: one trains the weights, the other the alphas.
+``root/LABEL/*.png|jpg|...`` with VIEWS.md labels, listed by :func:`rtecho.io.labelled.scan_labelled`
+and read by :func:`rtecho.io.image.read_image`, as training and the runtime do; classes are the
+folder's labels in VIEWS.md order. Every still goes through the runtime's Preprocessor for a grey
+``size`` x ``size`` input normalised with :data:`MEAN`/:data:`STD` (the echo grey statistics of
+the model zoo). DARTS searches on the training set split into two halves: one trains the weights,
+the other the alphas.
 """
 
 from __future__ import annotations
@@ -10,41 +14,42 @@ from pathlib import Path
 
 import numpy as np
 
-from rtecho._lazy import require
-from rtecho.errors import RtechoError
+from rtecho.io.image import ImageError, read_image
+from rtecho.io.labelled import DatasetError, label_order, scan_labelled
+from rtecho.runtime.preprocess import Preprocessor
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+#: the search's input normalisation (grey, 0..1 scale)
+MEAN, STD = (0.5,), (0.25,)
 
-
-class SearchDataError(RtechoError, ValueError):
-    """The search data folder is missing, empty or malformed."""
+#: kept for callers of the former name: the search's data errors are the datasets' errors
+SearchDataError = DatasetError
 
 
 def load_image_folder(
     root: str | Path, size: int, max_per_class: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Images (N, size, size) uint8 grey, labels (N,) int64 and class names from an ImageFolder."""
-    image_mod = require("PIL.Image", "train", "loading search images")
-    root = Path(root)
-    if not root.is_dir():
-        raise SearchDataError(f"data folder not found: {root}")
-    classes = tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")))
+    """Inputs (N, 1, size, size) float32, labels (N,) int64 and class names from a labelled folder.
+
+    ``max_per_class`` keeps the first stills of each class (natural order).
+    """
+    samples = scan_labelled(root, clips=False)
+    classes = label_order(str(s.label) for s in samples)
     if len(classes) < 2:
-        raise SearchDataError(f"{root} needs at least two class subfolders, found {list(classes)}")
-    images, labels = [], []
-    for k, name in enumerate(classes):
-        files = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise SearchDataError(f"class folder {root / name} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-        for f in files[:max_per_class]:
+        raise DatasetError(f"{root} needs at least two label folders with images, found {list(classes)}")
+    pre = Preprocessor.for_input((size, size), 1, MEAN, STD)
+    index = {v: k for k, v in enumerate(classes)}
+    by_class: dict[str, list[Path]] = {v: [] for v in classes}
+    for s in samples:
+        by_class[str(s.label)].append(s.path)
+    inputs, labels = [], []
+    for name in classes:
+        for path in by_class[name][:max_per_class]:
             try:
-                with image_mod.open(f) as im:
-                    im = im.convert("L").resize((size, size), image_mod.BILINEAR)
-                    images.append(np.asarray(im, dtype=np.uint8))
-            except (OSError, ValueError) as exc:
-                raise SearchDataError(f"cannot read image {f}: {exc}") from None
-            labels.append(k)
-    return np.stack(images), np.asarray(labels, dtype=np.int64), classes
+                inputs.append(pre(read_image(path)))
+            except ImageError as exc:
+                raise DatasetError(str(exc)) from None
+            labels.append(index[name])
+    return np.concatenate(inputs), np.asarray(labels, dtype=np.int64), classes
 
 
 def split_halves(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

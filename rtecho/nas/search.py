@@ -100,11 +100,6 @@ def _batches(x: torch.Tensor, y: torch.Tensor, idx: np.ndarray, batch: int, rng:
         yield x[sel], y[sel]
 
 
-def _to_input(images: np.ndarray, device: str) -> torch.Tensor:
-    # uint8 (N, H, W) -> float (N, 1, H, W), normalised with the echo grey mean/std of the model zoo
-    return ((torch.from_numpy(images).float() / 255.0 - 0.5) / 0.25).unsqueeze(1).to(device)
-
-
 def _atomic_json(path: Path, obj: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(obj, indent=1) + "\n")
@@ -196,7 +191,7 @@ def _search(
     if len(images) < 4:
         raise SearchError(f"{cfg.data}: {len(images)} images are too few to search on")
     trn_idx, val_idx = split_halves(len(images), cfg.seed)
-    x, y = _to_input(images, cfg.device), torch.from_numpy(labels).to(cfg.device)
+    x, y = torch.from_numpy(images).to(cfg.device), torch.from_numpy(labels).to(cfg.device)
     batch = min(cfg.batch_size, len(trn_idx), len(val_idx))
 
     torch.manual_seed(cfg.seed)

@@ -99,12 +99,39 @@ class Preprocessor:
     """Callable turning one uint8 image into the (1, C, H, W) float32 input the card describes."""
 
     def __init__(self, card: ModelCard) -> None:
-        self.card = card
-        self.size_hw = card.input_size_hw
-        self.channels = card.channels
-        std = np.asarray(card.std, np.float32)
-        self._scale = (1.0 / (255.0 * std)).astype(np.float32)
-        self._offset = (-np.asarray(card.mean, np.float32) / std).astype(np.float32)
+        self.card: ModelCard | None = card
+        self._configure(card.input_size_hw, card.channels, card.mean, card.std)
+
+    def _configure(
+        self, size_hw: tuple[int, int], channels: int, mean: tuple[float, ...], std: tuple[float, ...]
+    ) -> None:
+        self.size_hw = (int(size_hw[0]), int(size_hw[1]))
+        self.channels = int(channels)
+        std_ = np.asarray(std, np.float32)
+        self._scale = (1.0 / (255.0 * std_)).astype(np.float32)
+        self._offset = (-np.asarray(mean, np.float32) / std_).astype(np.float32)
+
+    @classmethod
+    def for_input(
+        cls,
+        size_hw: tuple[int, int],
+        channels: int = 1,
+        mean: tuple[float, ...] = (0.0,),
+        std: tuple[float, ...] = (1.0,),
+    ) -> Preprocessor:
+        """The preprocessor a card with this input would get; for training, before a card exists.
+
+        >>> Preprocessor.for_input((32, 32), 1, (0.5,), (0.25,))(np.zeros((64, 64), np.uint8)).shape
+        (1, 1, 32, 32)
+        """
+        if channels not in (1, 3) or len(mean) != channels or len(std) != channels:
+            raise ValueError(f"{channels} channel(s) need as many mean/std values, got {mean}, {std}")
+        if min(size_hw) < 1 or min(std) <= 0:
+            raise ValueError(f"bad input size {size_hw} or std {std}")
+        pre = cls.__new__(cls)
+        pre.card = None
+        pre._configure(size_hw, channels, tuple(mean), tuple(std))
+        return pre
 
     def __call__(
         self,
@@ -144,8 +171,17 @@ class Preprocessor:
         return np.concatenate([self(im) for im in images], axis=0)
 
 
-def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Numerically stable softmax."""
+def softmax(logits: np.ndarray, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
+    """Numerically stable softmax of ``logits / temperature`` along ``axis``, in the logits' dtype.
+
+    ``p_k = exp(z_k - max z) / sum_j exp(z_j - max z)`` with ``z = logits / T``; rtecho's only softmax
+    (the stream's classify stage, evaluation and temperature calibration all call it).
+
+    >>> softmax(np.array([0.0, np.log(3.0)])).round(3).tolist()
+    [0.25, 0.75]
+    """
+    if temperature != 1.0:
+        logits = logits / temperature
     z = logits - logits.max(axis=axis, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=axis, keepdims=True)

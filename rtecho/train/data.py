@@ -2,9 +2,17 @@
 
 An ImageFolder ``DATA_DIR`` has one subfolder per view label of VIEWS.md (``DATA_DIR/A4C/x.png``,
 ``DATA_DIR/PLAX/loop.mp4``); with ``coarse=True`` the subfolders may also be coarse labels and
-every label is mapped to its coarse one. Datasets yield ``(float32 tensor (C,H,W), int target)``
-preprocessed as the runtime does from a model card: resize to ``size_hw``, grey (replicated to 3
-channels when asked), scale to 0..1, ``(x - mean) / std``.
+every label is mapped to its coarse one. It is listed by :func:`rtecho.io.labelled.scan_labelled`,
+stills are read by :func:`rtecho.io.image.read_image` and clips by :func:`rtecho.io.open_source`:
+the readers of the runtime.
+
+Datasets yield ``(float32 tensor (C,H,W), int target)`` made by the runtime's
+:class:`~rtecho.runtime.preprocess.Preprocessor` for the model's input (size, channels, mean/std):
+an item without augmentation is, bit for bit, the tensor the runtime gives the engine for the same
+file or clip frame (``tests/train/test_ingest_parity.py``). Augmentations work on uint8 images
+before the Preprocessor: a simulator still as rendered, an ImageFolder item as its network-size
+image (the Preprocessor's resampled image rounded to uint8, :func:`network_image`), so only an item
+that an augmentation changed is rounded to uint8 on its way to the network.
 
 >>> ds = SynthDataset(2, views=("A4C", "PLAX"), size_hw=(64, 64))  # doctest: +SKIP
 >>> x, y = ds[0]; x.shape, y  # doctest: +SKIP
@@ -13,87 +21,49 @@ channels when asked), scale to 0..1, ``(x - mean) / std``.
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from rtecho._lazy import require
-from rtecho.errors import RtechoError
-from rtecho.views import COARSE, COARSE_VIEWS, VIEWS, coarse
+from rtecho.io.image import IMAGE_EXTENSIONS, ImageError, list_images
+from rtecho.io.image import read_image as _read_image
+from rtecho.io.labelled import CLIP_EXTENSIONS, DatasetError, Sample, label_order, scan_labelled
+from rtecho.runtime.preprocess import Preprocessor
+from rtecho.views import COARSE, VIEWS, coarse
+
+__all__ = [
+    "ArrayDataset",
+    "DatasetError",
+    "ImageFolderDataset",
+    "Sample",
+    "SynthDataset",
+    "network_image",
+    "read_image",
+    "real_stills",
+    "resize_gray",
+    "scan_folder",
+]
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-CLIP_SUFFIXES: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".gif", ".dcm")
+IMAGE_SUFFIXES: tuple[str, ...] = tuple(sorted(IMAGE_EXTENSIONS))
+CLIP_SUFFIXES: tuple[str, ...] = tuple(sorted(CLIP_EXTENSIONS))
 
 #: An augmentation: ``(uint8 image, rng) -> uint8 image`` of the same shape.
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
-class DatasetError(RtechoError, ValueError):
-    """A data folder is missing, empty or mislabelled, or an item cannot be read."""
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One labelled item of a data folder: ``kind`` is ``"image"`` or ``"clip"``."""
-
-    path: Path
-    label: str
-    kind: str
-
-
-def _folder_label(name: str, root: Path, use_coarse: bool) -> str:
-    if name in VIEWS:
-        return coarse(name) if use_coarse else name
-    if name in COARSE_VIEWS:
-        if use_coarse:
-            return name
-        raise DatasetError(
-            f"folder {name!r} in {root} is a coarse label; evaluate with --coarse or use fine labels"
-        )
-    hint = difflib.get_close_matches(name.upper(), list(VIEWS) + list(COARSE_VIEWS), n=1)
-    did = f" (did you mean {hint[0]!r}?)" if hint else ""
-    raise DatasetError(
-        f"folder {name!r} in {root} is not a view label{did}; subfolders must be VIEWS.md labels: {', '.join(VIEWS)}"
-    )
-
-
 def scan_folder(root: str | Path, use_coarse: bool = False, clips: bool = True) -> list[Sample]:
-    """List the labelled images (and clips) of an ImageFolder, sorted; raise DatasetError if unusable.
+    """The labelled images (and clips) of an ImageFolder, in natural order (:func:`scan_labelled`).
 
     >>> scan_folder("data/views")  # doctest: +SKIP
     [Sample(path=PosixPath('data/views/A4C/1.png'), label='A4C', kind='image'), ...]
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"data folder not found: {root}")
-    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not subdirs:
-        raise DatasetError(f"data folder {root} has no label subfolders (expected e.g. {root}/A4C/*.png)")
-    suffixes = IMAGE_SUFFIXES + (CLIP_SUFFIXES if clips else ())
-    samples: list[Sample] = []
-    for sub in subdirs:
-        label = _folder_label(sub.name, root, use_coarse)
-        found = 0
-        for path in sorted(sub.rglob("*")):
-            suffix = path.suffix.lower()
-            if path.is_file() and not path.name.startswith(".") and suffix in suffixes:
-                kind = "image" if suffix in IMAGE_SUFFIXES else "clip"
-                samples.append(Sample(path, label, kind))
-                found += 1
-        if not found:
-            log.warning("label folder %s holds no images or clips", sub)
-    if not samples:
-        what = "images or clips" if clips else "images"
-        raise DatasetError(f"data folder {root} holds no {what} ({', '.join(suffixes)})")
-    return samples
+    return scan_labelled(root, use_coarse=use_coarse, clips=clips)
 
 
 def real_stills(folder: str | Path) -> list[tuple[Path, str]]:
@@ -110,9 +80,7 @@ def real_stills(folder: str | Path) -> list[tuple[Path, str]]:
         raise DatasetError(f"folder not found: {folder}")
     by_lower = {v.lower(): v for v in VIEWS}
     out: list[tuple[Path, str]] = []
-    for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
+    for path in list_images(folder):
         stem = path.stem.lower()
         label = by_lower.get(stem) or by_lower.get(stem.rsplit("_", 1)[-1])
         if label is None:
@@ -125,59 +93,34 @@ def real_stills(folder: str | Path) -> list[tuple[Path, str]]:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Read a still as uint8 HxW grey or HxWx3 RGB (16-bit images are scaled to 8 bits)."""
-    image_mod = require("PIL.Image", "train", "reading images")
+    """A still as the runtime reads it (:func:`rtecho.io.image.read_image`); DatasetError when unreadable."""
     try:
-        with image_mod.open(path) as im:
-            if im.mode in ("I;16", "I;16B", "I", "F"):
-                arr = np.asarray(im, dtype=np.float64)
-                hi = float(arr.max()) or 1.0
-                return np.clip(arr * (255.0 / hi), 0, 255).astype(np.uint8)
-            if im.mode == "L":
-                return np.asarray(im, dtype=np.uint8).copy()
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except FileNotFoundError:
-        raise DatasetError(f"image not found: {path}") from None
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"cannot read image {path}: {exc}") from None
+        return _read_image(path)
+    except ImageError as exc:
+        raise DatasetError(str(exc)) from None
 
 
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """uint8 HxW grey from HxW grey or HxWx3 RGB (ITU-R 601 luma, as PIL's ``convert('L')``)."""
-    if image.ndim == 2:
-        return image
-    rgb = image[..., :3].astype(np.float32)
-    gray = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
-    return np.clip(gray + 0.5, 0, 255).astype(np.uint8)
+def network_image(x: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """The uint8 image a network input ``x`` (C,H,W, normalised by ``mean``/``std``) stands for.
+
+    ``rint(255 (x std + mean))`` per channel, clipped: HxW for one channel, or for three equal ones
+    (a grey image replicated), else HxWx3. What augmentations start from.
+    """
+    m = np.asarray(mean, np.float64).reshape(-1, 1, 1)
+    s = np.asarray(std, np.float64).reshape(-1, 1, 1)
+    u8 = np.clip(np.rint(255.0 * (x.astype(np.float64) * s + m)), 0, 255).astype(np.uint8)
+    if len(u8) == 1 or (np.array_equal(u8[0], u8[1]) and np.array_equal(u8[0], u8[2])):
+        return u8[0]
+    return np.ascontiguousarray(u8.transpose(1, 2, 0))
 
 
 def resize_gray(image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
-    """Grey uint8 image resized to ``size_hw`` with the runtime's resampler (antialiased bilinear).
+    """A uint8 image as a grey uint8 image of ``size_hw``, through the runtime's Preprocessor, rounded.
 
-    Training and the runtime's :class:`~rtecho.runtime.preprocess.Preprocessor` then see the same
-    pixels (up to rounding to uint8).
+    For statistics and scripts (intensity curves, augmentation previews); networks are fed the
+    Preprocessor's float tensors, never this rounded image.
     """
-    gray = to_gray(image)
-    if gray.shape == tuple(size_hw):
-        return gray
-    try:
-        from rtecho.runtime.preprocess import resize
-    except ImportError:  # runtime mid-change: PIL's BILINEAR is the same antialiased triangle filter
-        image_mod = require("PIL.Image", "train", "resizing images")
-        h, w = size_hw
-        return np.asarray(image_mod.fromarray(gray).resize((w, h), image_mod.BILINEAR), dtype=np.uint8)
-    return np.clip(np.rint(resize(gray.astype(np.float32), tuple(size_hw))), 0, 255).astype(np.uint8)
-
-
-def to_input(
-    gray: np.ndarray, channels: int = 1, mean: Sequence[float] = (0.0,), std: Sequence[float] = (1.0,)
-) -> np.ndarray:
-    """float32 (C,H,W) network input from a grey uint8 image: 0..1, then ``(x - mean) / std`` per channel."""
-    x = gray.astype(np.float32) / 255.0
-    x = np.repeat(x[None], channels, axis=0)
-    m = np.asarray(mean, np.float32).reshape(-1, 1, 1)
-    s = np.asarray(std, np.float32).reshape(-1, 1, 1)
-    return (x - m) / s
+    return network_image(Preprocessor.for_input(tuple(size_hw), 1)(image)[0], (0.0,), (1.0,))
 
 
 def iter_clip_frames(path: str | Path) -> Iterator[np.ndarray]:
@@ -196,15 +139,19 @@ def iter_clip_frames(path: str | Path) -> Iterator[np.ndarray]:
             close()
 
 
-def sample_clip_frames(path: str | Path, n: int | None, size_hw: tuple[int, int]) -> list[np.ndarray]:
-    """Up to ``n`` evenly spaced frames of a clip (all when ``n`` is None), grey and resized to ``size_hw``."""
-    frames = [resize_gray(f, size_hw) for f in iter_clip_frames(path)]
-    if not frames:
+def evenly_spaced(count: int, n: int | None) -> list[int]:
+    """Indices of up to ``n`` evenly spaced items of ``count`` (all when ``n`` is None)."""
+    if n is None or count <= n:
+        return list(range(count))
+    return [int(i) for i in np.linspace(0, count - 1, n).round().astype(int)]
+
+
+def clip_inputs(path: str | Path, n: int | None, pre: Preprocessor) -> list[np.ndarray]:
+    """The network inputs (C,H,W) of up to ``n`` evenly spaced frames of a clip (all when ``n`` is None)."""
+    inputs = [pre(f)[0] for f in iter_clip_frames(path)]
+    if not inputs:
         raise DatasetError(f"clip {path} has no frames")
-    if n is not None and len(frames) > n:
-        idx = np.linspace(0, len(frames) - 1, n).round().astype(int)
-        frames = [frames[i] for i in idx]
-    return frames
+    return [inputs[i] for i in evenly_spaced(len(inputs), n)]
 
 
 def _rng(seed: int, *keys: int) -> np.random.Generator:
@@ -212,11 +159,17 @@ def _rng(seed: int, *keys: int) -> np.random.Generator:
 
 
 class ArrayDataset(Dataset):
-    """Grey uint8 images (already at ``size_hw``) with integer targets; augmentation seeded per (epoch, index)."""
+    """Network inputs with integer targets; augmentation seeded per (epoch, index).
+
+    ``images`` are uint8 images of any size: each becomes its network input through the runtime's
+    Preprocessor for (``size_hw``, default the first image's size; ``channels``; ``mean``/``std``)
+    once, up front. An item is that input; with ``augment``, the augmentation runs on the item's
+    network-size uint8 image (:meth:`image`) and the result goes through the Preprocessor again.
+    """
 
     def __init__(
         self,
-        images: Sequence[np.ndarray],
+        images: Sequence[np.ndarray] | None,
         targets: Sequence[int],
         labels: Sequence[str],
         channels: int = 1,
@@ -225,38 +178,58 @@ class ArrayDataset(Dataset):
         augment: Augment | None = None,
         seed: int = 0,
         sources: Sequence[str] | None = None,
+        *,
+        size_hw: tuple[int, int] | None = None,
+        inputs: Sequence[np.ndarray] | None = None,
     ) -> None:
-        if len(images) != len(targets):
-            raise ValueError(f"{len(images)} images but {len(targets)} targets")
-        self.images = list(images)
+        if (images is None) == (inputs is None):
+            raise ValueError("give either images or inputs")
+        if size_hw is None:
+            first = images[0] if images is not None else None
+            size_hw = first.shape[:2] if first is not None else tuple(inputs[0].shape[1:])  # type: ignore[index]
+        self.size_hw = (int(size_hw[0]), int(size_hw[1]))
+        self.channels, self.mean, self.std = int(channels), tuple(mean), tuple(std)
+        self.pre = Preprocessor.for_input(self.size_hw, self.channels, self.mean, self.std)
+        self.inputs = list(inputs) if inputs is not None else [self.pre(im)[0] for im in images]  # type: ignore[union-attr]
+        if len(self.inputs) != len(targets):
+            raise ValueError(f"{len(self.inputs)} images but {len(targets)} targets")
         self.targets = [int(t) for t in targets]
         self.labels = tuple(labels)
-        self.channels, self.mean, self.std = channels, tuple(mean), tuple(std)
         self.augment, self.seed, self.epoch = augment, seed, 0
-        self.sources = list(sources) if sources is not None else [""] * len(self.images)
+        self.sources = list(sources) if sources is not None else [""] * len(self.inputs)
 
     def set_epoch(self, epoch: int) -> None:
         """Vary the augmentation from epoch to epoch (deterministically)."""
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return len(self.images)
+        return len(self.inputs)
+
+    def _base(self, index: int) -> np.ndarray:
+        return network_image(self.inputs[index], self.mean, self.std)
 
     def image(self, index: int) -> np.ndarray:
-        """The (augmented) grey uint8 image of item ``index`` for the current epoch."""
-        img = self.images[index]
+        """The network-size uint8 image of item ``index``, augmented for the current epoch when set."""
+        img = self._base(index)
         if self.augment is not None:
             img = self.augment(img, _rng(self.seed, 1, self.epoch, index))
         return img
 
+    def input(self, index: int) -> np.ndarray:
+        """The float32 (C,H,W) network input of item ``index`` for the current epoch."""
+        if self.augment is None:
+            return self.inputs[index]
+        base = self._base(index)
+        out = self.augment(base, _rng(self.seed, 1, self.epoch, index))
+        return self.inputs[index] if out is base else self.pre(out)[0]  # untouched: the exact input
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        x = to_input(self.image(index), self.channels, self.mean, self.std)
-        return torch.from_numpy(x), self.targets[index]
+        return torch.from_numpy(self.input(index)), self.targets[index]
 
     def subset(self, indices: Sequence[int], augment: Augment | None = None) -> ArrayDataset:
-        """The items at ``indices`` (sharing the images), with another augmentation."""
+        """The items at ``indices`` (sharing the inputs), with another augmentation."""
         return ArrayDataset(
-            [self.images[i] for i in indices],
+            None,
             [self.targets[i] for i in indices],
             self.labels,
             self.channels,
@@ -265,11 +238,13 @@ class ArrayDataset(Dataset):
             augment,
             self.seed,
             [self.sources[i] for i in indices],
+            size_hw=self.size_hw,
+            inputs=[self.inputs[i] for i in indices],
         )
 
 
 class ImageFolderDataset(ArrayDataset):
-    """An ImageFolder of stills and clips, loaded into memory at ``size_hw``.
+    """An ImageFolder of stills and clips, held in memory as network inputs of ``size_hw``.
 
     ``labels`` fixes the class order (a model's labels); by default the folder's labels in VIEWS order.
     Each clip contributes ``frames_per_clip`` evenly spaced frames.
@@ -292,11 +267,8 @@ class ImageFolderDataset(ArrayDataset):
         seed: int = 0,
     ) -> None:
         samples = scan_folder(root, use_coarse=use_coarse)
-        present = {s.label for s in samples}
-        if labels is None:
-            order = list(COARSE_VIEWS) if use_coarse else list(VIEWS)
-            labels = [v for v in order if v in present]
-        labels = tuple(labels)
+        present = {str(s.label) for s in samples}
+        labels = tuple(labels) if labels is not None else label_order(present, use_coarse)
         if use_coarse:
             labels = tuple(dict.fromkeys(coarse(v) for v in labels))
         missing = sorted(present - set(labels))
@@ -304,20 +276,23 @@ class ImageFolderDataset(ArrayDataset):
             raise DatasetError(
                 f"data folder {root} has label(s) {missing} that are not among the labels {list(labels)}"
             )
+        pre = Preprocessor.for_input(tuple(size_hw), channels, tuple(mean), tuple(std))
         index = {v: i for i, v in enumerate(labels)}
-        images: list[np.ndarray] = []
+        inputs: list[np.ndarray] = []
         targets: list[int] = []
         sources: list[str] = []
         for s in samples:
             if s.kind == "image":
-                frames = [resize_gray(read_image(s.path), size_hw)]
+                frames = [pre(read_image(s.path))[0]]
             else:
-                frames = sample_clip_frames(s.path, frames_per_clip, size_hw)
-            images.extend(frames)
-            targets.extend([index[s.label]] * len(frames))
+                frames = clip_inputs(s.path, frames_per_clip, pre)
+            inputs.extend(frames)
+            targets.extend([index[str(s.label)]] * len(frames))
             sources.extend([str(s.path)] * len(frames))
-        super().__init__(images, targets, labels, channels, mean, std, augment, seed, sources)
-        self.root, self.size_hw = Path(root), tuple(size_hw)
+        super().__init__(
+            None, targets, labels, channels, mean, std, augment, seed, sources, size_hw=size_hw, inputs=inputs
+        )
+        self.root = Path(root)
 
     def split(self, val_fraction: float, seed: int = 0) -> tuple[ArrayDataset, ArrayDataset]:
         """Stratified train/validation split by source file (frames of one clip stay together)."""
@@ -386,6 +361,7 @@ class SynthDataset(Dataset):
         self.n_per_view, self.size_hw = int(n_per_view), tuple(size_hw)
         self.seed, self.stream, self.epoch = int(seed), self._SPLITS[split], 0
         self.channels, self.mean, self.std = channels, tuple(mean), tuple(std)
+        self.pre = Preprocessor.for_input(self.size_hw, channels, self.mean, self.std)
         self.augment, self.fresh_per_epoch = augment, fresh_per_epoch
         self._cache: dict[int, np.ndarray] | None = {} if cache and not fresh_per_epoch else None
         self.targets = [i % len(self.labels) for i in range(len(self))]
@@ -397,16 +373,14 @@ class SynthDataset(Dataset):
         return self.n_per_view * len(self.labels)
 
     def image(self, index: int) -> np.ndarray:
-        """The grey uint8 image of item ``index`` (augmented when an augmentation is set)."""
+        """The grey uint8 image of item ``index`` as rendered (augmented when an augmentation is set)."""
         if not 0 <= index < len(self):
             raise IndexError(index)
         img = self._cache.get(index) if self._cache is not None else None
         if img is None:
             keys = (self.stream, index, self.epoch) if self.fresh_per_epoch else (self.stream, index)
             view = self.labels[index % len(self.labels)]
-            img = resize_gray(
-                np.asarray(self._render(view, _rng(self.seed, *keys), self.size_hw)), self.size_hw
-            )
+            img = np.asarray(self._render(view, _rng(self.seed, *keys), self.size_hw))
             if self._cache is not None:
                 self._cache[index] = img
         if self.augment is not None:
@@ -414,5 +388,4 @@ class SynthDataset(Dataset):
         return img
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        x = to_input(self.image(index), self.channels, self.mean, self.std)
-        return torch.from_numpy(x), self.targets[index]
+        return torch.from_numpy(self.pre(self.image(index))[0]), self.targets[index]

@@ -23,8 +23,8 @@ import numpy as np
 
 from rtecho.errors import RtechoError
 from rtecho.runtime.model_file import sha256_file
-from rtecho.runtime.preprocess import softmax
-from rtecho.train.data import Sample, iter_clip_frames, read_image, resize_gray, to_input
+from rtecho.runtime.preprocess import Preprocessor, softmax
+from rtecho.train.data import Sample, iter_clip_frames, read_image
 from rtecho.train.metrics import classification_report
 from rtecho.views import COARSE_VIEWS, VIEWS, coarse
 
@@ -47,12 +47,8 @@ class Scorer(Protocol):
     def probabilities(self, images: Sequence[np.ndarray]) -> np.ndarray: ...
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    return softmax(np.asarray(logits, dtype=np.float64), axis=1)
-
-
 class TorchScorer(AbstractContextManager):
-    """A torch model in eval mode, preprocessed as its config says (grey, resize, 0..1, mean/std)."""
+    """A torch model in eval mode, fed through the runtime's Preprocessor for its config's input."""
 
     def __init__(self, model: Any, config: dict[str, Any], identity: dict[str, Any] | None = None) -> None:
         self.model = model.eval()
@@ -61,18 +57,17 @@ class TorchScorer(AbstractContextManager):
         self.channels = int(config.get("channels", 1))
         self.mean = tuple(config.get("mean", (0.0,) * self.channels))
         self.std = tuple(config.get("std", (1.0,) * self.channels))
+        self.pre = Preprocessor.for_input(self.size_hw, self.channels, self.mean, self.std)
         self.identity = {"backend": "torch", **(identity or {})}
 
     def probabilities(self, images: Sequence[np.ndarray]) -> np.ndarray:
         import torch
 
-        batch = np.stack(
-            [to_input(resize_gray(im, self.size_hw), self.channels, self.mean, self.std) for im in images]
-        )
+        batch = np.concatenate([self.pre(im) for im in images], axis=0)
         with torch.no_grad():
             out = self.model(torch.from_numpy(batch))
         logits = out[0] if isinstance(out, tuple | list) else out
-        return _softmax(logits.numpy())
+        return softmax(logits.numpy().astype(np.float64), axis=1)
 
     def __exit__(self, *exc: object) -> None:
         return None
@@ -106,7 +101,7 @@ class EngineScorer(AbstractContextManager):
 
     def probabilities(self, images: Sequence[np.ndarray]) -> np.ndarray:
         batch = np.concatenate([self.pre(im) for im in images], axis=0).astype(np.float32)
-        return _softmax(np.asarray(self._entered.infer(batch)))
+        return softmax(np.asarray(self._entered.infer(batch), dtype=np.float64), axis=1)
 
     def __exit__(self, *exc: object) -> None:
         self.engine.__exit__(None, None, None)

@@ -32,16 +32,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from rtecho.card import ConfidenceCalibration, ModelCard
+from rtecho.runtime.preprocess import softmax
 
 _GOLDEN = (math.sqrt(5) - 1) / 2
 
 
 def softmax_t(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Row-wise softmax of ``logits / temperature`` (float64)."""
-    z = np.asarray(logits, np.float64) / temperature
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    return softmax(np.asarray(logits, np.float64), temperature=temperature)
 
 
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:

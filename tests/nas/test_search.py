@@ -131,12 +131,18 @@ def test_tiny_search_end_to_end_and_resume(tmp_path):
 def test_search_bad_data_folder(tmp_path, capsys):
     data = tmp_path / "data"
     (data / "A2C").mkdir(parents=True)
+    (data / "A4C").mkdir()
     args = ["search", "--data", str(data), "--out", str(tmp_path / "run"), "--no-progress"]
     assert main(args) == 1
-    assert "at least two class subfolders" in capsys.readouterr().err
-    (data / "A4C").mkdir()
-    assert main(args) == 1
     assert "holds no images" in capsys.readouterr().err
+    from PIL import Image
+
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(data / "A2C" / "1.png")
+    assert main(args) == 1
+    assert "at least two label folders" in capsys.readouterr().err
+    (data / "a4c").mkdir()
+    assert main(args) == 1
+    assert "did you mean 'A4C'" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
     assert main(["search", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r")]) == 1
     assert "not found" in capsys.readouterr().err

@@ -13,12 +13,12 @@ import torch
 
 from rtecho.errors import RtechoError
 from rtecho.train.data import (
+    ArrayDataset,
     DatasetError,
     ImageFolderDataset,
     SynthDataset,
     real_stills,
     scan_folder,
-    to_input,
 )
 from tests.train.helpers import LABELS, make_image
 
@@ -78,9 +78,9 @@ def test_unreadable_image_is_a_clear_error(image_folder):
         ImageFolderDataset(image_folder, size_hw=(16, 16))
 
 
-def test_to_input_normalises():
-    x = to_input(np.array([[0, 255]], np.uint8), 1, (0.5,), (0.5,))
-    assert x.tolist() == [[[-1.0, 1.0]]]
+def test_items_are_normalised_network_inputs():
+    ds = ArrayDataset([np.array([[0, 255]], np.uint8)], [0], LABELS, 1, (0.5,), (0.5,))
+    assert ds[0][0].tolist() == [[[-1.0, 1.0]]]
 
 
 def test_real_stills_maps_names(tmp_path):
@@ -109,8 +109,12 @@ def fake_synth(monkeypatch):
         return make_image("A4C" if view == "A4C" else "PLAX", rng, size_hw)
 
     mod = types.ModuleType("rtecho.synth")
+    mod.__path__ = []  # a package, so that rtecho.synth.sims resolves to the fake below
     mod.render_view = render_view
+    sims = types.ModuleType("rtecho.synth.sims")
+    sims.still_renderer = lambda sim="v1": render_view
     monkeypatch.setitem(sys.modules, "rtecho.synth", mod)
+    monkeypatch.setitem(sys.modules, "rtecho.synth.sims", sims)
     return calls
 
 
