@@ -1,10 +1,14 @@
-"""Shared fixtures and marker handling: `gpu`, `tensorrt`, `openvino`, `slow` skip themselves."""
+"""Shared fixtures and marker handling: `gpu`, `tensorrt`, `openvino`, `slow` skip themselves.
+
+Helpers that tests import live in modules (tests/fixtures.py, tests/*/helpers.py), not here.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +32,11 @@ def pytest_collection_modifyitems(config, items):
         for name, reason in reasons.items():
             if reason and name in item.keywords:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A freshly built tiny untrained classifier (128x128 gray, 13 views) and its card, once per session."""
+    from rtecho.runtime.tiny import build_tiny_classifier
+
+    return build_tiny_classifier(tmp_path_factory.mktemp("tiny") / "tiny.onnx", name="tiny")
