@@ -35,8 +35,23 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A freshly built tiny untrained classifier (128x128 gray, 13 views) and its card, once per session."""
+def tiny_classifier(tmp_path_factory: pytest.TempPathFactory):
+    """``build(**kw)``: a tiny untrained classifier (``build_tiny_classifier`` arguments) and its card,
+    built once per distinct arguments in the session."""
     from rtecho.runtime.tiny import build_tiny_classifier
 
-    return build_tiny_classifier(tmp_path_factory.mktemp("tiny") / "tiny.onnx", name="tiny")
+    built: dict[tuple, Path] = {}
+
+    def build(**kw) -> Path:
+        key = tuple(sorted(kw.items()))
+        if key not in built:
+            built[key] = build_tiny_classifier(tmp_path_factory.mktemp("tiny") / "tiny.onnx", **kw)
+        return built[key]
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_classifier) -> Path:
+    """The tiny untrained classifier (128x128 gray, 13 views) named ``tiny``, once per session."""
+    return tiny_classifier(name="tiny")
