@@ -1,10 +1,14 @@
-"""Shared fixtures and marker handling: `gpu`, `tensorrt`, `openvino`, `slow` skip themselves."""
+"""Shared fixtures and marker handling: `gpu`, `tensorrt`, `openvino`, `slow` skip themselves.
+
+Helpers that tests import live in modules (tests/fixtures.py, tests/*/helpers.py), not here.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +32,26 @@ def pytest_collection_modifyitems(config, items):
         for name, reason in reasons.items():
             if reason and name in item.keywords:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier(tmp_path_factory: pytest.TempPathFactory):
+    """``build(**kw)``: a tiny untrained classifier (``build_tiny_classifier`` arguments) and its card,
+    built once per distinct arguments in the session."""
+    from rtecho.runtime.tiny import build_tiny_classifier
+
+    built: dict[tuple, Path] = {}
+
+    def build(**kw) -> Path:
+        key = tuple(sorted(kw.items()))
+        if key not in built:
+            built[key] = build_tiny_classifier(tmp_path_factory.mktemp("tiny") / "tiny.onnx", **kw)
+        return built[key]
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_classifier) -> Path:
+    """The tiny untrained classifier (128x128 gray, 13 views) named ``tiny``, once per session."""
+    return tiny_classifier(name="tiny")

@@ -2,7 +2,8 @@
 
 Every factory is deterministic: frame ``i`` is :func:`pattern_frame` ``(i, size_hw)``, a gray
 gradient with a bright square that moves one step per frame (colour versions tint it), so a
-test can check which frame it got. Heavy libraries (av, pydicom, cv2) are imported inside.
+test can check which frame it got. Heavy libraries (av, pydicom, PIL) are imported inside.
+Also :func:`free_port`, a free TCP port on 127.0.0.1 for tests that start a server.
 
 >>> from tests.fixtures import make_video
 >>> path = make_video(tmp_path / "clip.mp4", codec="h264", n=10)  # doctest: +SKIP
@@ -10,10 +11,19 @@ test can check which frame it got. Heavy libraries (av, pydicom, cv2) are import
 
 from __future__ import annotations
 
+import socket
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
 
 _CODECS = {"h264": ("libx264", "yuv420p"), "mjpeg": ("mjpeg", "yuvj420p"), "gif": ("gif", "rgb8")}
 
@@ -84,15 +94,12 @@ def make_png_folder(
     directory: str | Path, n: int = 5, size_hw: tuple[int, int] = (48, 64), gray: bool = False
 ) -> Path:
     """Write ``frame_1.png`` ... ``frame_n.png`` (natural order differs from lexical order for n >= 10)."""
-    import cv2
+    from PIL import Image
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        img = pattern_frame(i, size_hw, gray=gray)
-        bgr = img if img.ndim == 2 else img[..., ::-1]
-        if not cv2.imwrite(str(directory / f"frame_{i + 1}.png"), bgr):
-            raise OSError(f"could not write {directory / f'frame_{i + 1}.png'}")
+        Image.fromarray(pattern_frame(i, size_hw, gray=gray)).save(directory / f"frame_{i + 1}.png")
     return directory
 
 

@@ -26,7 +26,7 @@ PACKAGES = (
     "torch",
     "onnx",
     "av",
-    "opencv-python-headless",
+    "pillow",
     "pydicom",
     "scipy",
 )

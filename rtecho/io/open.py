@@ -3,7 +3,7 @@
 - a directory -> :class:`FolderSource`; an image file -> a one-frame FolderSource
 - ``.dcm``/``.dicom``, or any file with the DICOM magic (``DICM`` at byte 128) -> :class:`DicomSource`
 - ``.mp4 .avi .mov .mkv .gif .webm .m4v`` -> :class:`VideoSource`
-- an int, ``cam:N`` or ``/dev/videoN`` -> :class:`CaptureSource`
+- an int, ``cam:N``, ``/dev/videoN`` or ``video=NAME`` (DirectShow) -> :class:`CaptureSource`
 - ``synthetic:`` with optional ``key=value`` pairs, e.g. ``synthetic:n=300,size=112x112,fps=30,live=1,pace=1``
   (keys: n, size, fps, live, pace, seed, color) -> :class:`SyntheticSource`
 - ``igtl://HOST:PORT[/DEVICE][?timeout=2&retry=30&n=N&fps=F&bits=16]`` -> :class:`IgtlSource`
@@ -105,7 +105,7 @@ def open_source(uri: str | int | os.PathLike[str], **kw: Any) -> Source:
     if (
         text.startswith("cam:")
         or text.startswith("/dev/video")
-        or (text.isdigit() and not os.path.exists(text))
+        or ((text.isdigit() or text.startswith("video=")) and not os.path.exists(text))
     ):
         from rtecho.io.capture import CaptureSource
 

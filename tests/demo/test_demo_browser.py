@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.demo.conftest import a4c_frames, write_y4m
+from tests.demo.helpers import a4c_frames, write_y4m
 
 # gradio's own queue uses pandas options that pandas 3 deprecates; not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore:::gradio.queueing")

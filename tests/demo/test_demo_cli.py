@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rtecho.cli import main
-from tests.demo.conftest import free_port
+from tests.fixtures import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -33,17 +33,11 @@ from rtecho.pipeline import StreamProcessor
 from rtecho.runtime import load_engine
 from rtecho.types import Prediction, ViewChange
 from rtecho.viz import CallbackSink, IgtlSink
-from tests.fixtures import pattern_frame, square_x
+from tests.fixtures import free_port, pattern_frame, square_x
 
 pyigtl = pytest.importorskip("pyigtl", reason="needs pyigtl (pip install 'rtecho[igtl]')")
 SERVER = Path(__file__).with_name("igtl_server.py")
 T0 = 1_700_000_000.0  # the test server's first timestamp
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ def test_synthetic_uri() -> None:
             open_source(bad)
 
 
-@pytest.mark.parametrize("device", [97, "cam:97", "/dev/video97"])
+@pytest.mark.parametrize("device", [97, "cam:97", "/dev/video97", "video=USB Grabber"])
 def test_devices_go_to_capture(device: object, monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[object] = []
 

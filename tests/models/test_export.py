@@ -1,53 +1,46 @@
-"""ONNX export (opset 17, dynamic batch) of the echo models, checked against torch with ONNX Runtime."""
+"""rtecho's ONNX export (``export_onnx``: opset 17, dynamic batch, card, parity) of the echo models,
+run back through rtecho's own engine and checked against torch eager."""
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 from rtecho.models import create_model  # noqa: E402
+from rtecho.runtime import load_engine  # noqa: E402
+from rtecho.runtime.export import OPSET, export_onnx  # noqa: E402
+from rtecho.types import ModelCard, card_path_for  # noqa: E402
 
 
 def _export_and_compare(name: str, tmp_path, size: int = 64) -> None:
     torch.manual_seed(0)
     model = create_model(name, img_size=size)
-    x = torch.randn(4, 1, size, size)
     for m in model.modules():  # BN statistics from one batch, so that the outputs depend on the input
         if isinstance(m, torch.nn.BatchNorm2d):
             m.reset_running_stats()
             m.momentum = None
     with torch.no_grad():
-        model(x)
-    model.eval()
+        model(torch.randn(4, 1, size, size))
     path = tmp_path / f"{name}.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            (x,),
-            str(path),
-            opset_version=17,
-            input_names=["input"],
-            output_names=["logits"],
-            dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
-            dynamo=True,
-            verbose=False,
-        )
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for batch in (1, 3):
-        xb = torch.randn(batch, 1, size, size)
-        with torch.no_grad():
-            ref = model(xb).numpy()
-        got = sess.run(None, {"input": xb.numpy()})[0]
-        assert got.shape == (batch, 13)
-        assert np.ptp(ref, axis=1).max() > 1e-3
-        np.testing.assert_allclose(got, ref, rtol=1e-3, atol=1e-4)
+    card = export_onnx(model, path, training_data="test: random weights")
+    assert card == ModelCard.load(card_path_for(path))
+    assert card.extra["exporter"] == "dynamo" and card.extra["opset"] == OPSET == 17
+    assert card.input_size_hw == (size, size) and len(card.labels) == 13
+    assert card.metrics["parity"]["max_abs_logit_diff"] < 1e-3
+    rng = np.random.default_rng(1)
+    with load_engine(path) as engine:  # rtecho's runtime (ONNX Runtime), as a scanner would run it
+        for batch in (1, 3):  # dynamic batch: neither is the traced one
+            xb = rng.normal(size=(batch, 1, size, size)).astype(np.float32)
+            with torch.no_grad():
+                ref = model(torch.from_numpy(xb)).numpy()
+            got = engine.infer(xb)
+            assert got.shape == (batch, 13)
+            assert np.ptp(ref, axis=1).max() > 1e-3
+            np.testing.assert_allclose(got, ref, rtol=1e-3, atol=1e-4)
 
 
 def test_onnx_export_darts2(tmp_path):

@@ -3,18 +3,11 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pytest
 
 from rtecho.errors import EngineError, SourceError
 from rtecho.runtime import load_engine
 from rtecho.runtime.ort import OrtEngine
-from rtecho.runtime.tiny import build_tiny_classifier
 from rtecho.types import Frame, SourceInfo
-
-
-@pytest.fixture(scope="session")
-def tiny_onnx(tmp_path_factory):
-    return build_tiny_classifier(tmp_path_factory.mktemp("tiny") / "tiny.onnx", name="tiny")
 
 
 class SlowEngine(OrtEngine):

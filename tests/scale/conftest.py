@@ -6,24 +6,17 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from rtecho.scale.cluster import loopback_only
+from tests.scale.helpers import make_clip
 
 loopback_only()  # Ray on 127.0.0.1 only (read when Ray is imported), patient Serve proxy checks
 ray = pytest.importorskip("ray", reason='needs Ray: pip install "rtecho[scale]"')
 
 INIT_TIMEOUT_S = 180
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Timeout:
@@ -66,17 +59,6 @@ def ray_local():
         ray.shutdown()
 
 
-def make_clip(
-    folder: Path, name: str, view: str, seed: int, fmt: str, n_frames: int = 8, size: int = 64
-) -> Path:
-    from rtecho.synth.cine import render_cine
-    from rtecho.synth.export import write_cine
-
-    c = render_cine(view, np.random.default_rng(seed), n_frames=n_frames, fps=30, size_hw=(size, size))
-    write_cine(folder, name, c, [fmt])
-    return folder / f"{name}.{fmt}"
-
-
 @pytest.fixture(scope="session")
 def inputs_dir(tmp_path_factory) -> Path:
     """Six simulator clips (AVI, MP4, DICOM), pydicom's real YBR colour cine, a corrupt AVI and a text file."""
@@ -90,7 +72,3 @@ def inputs_dir(tmp_path_factory) -> Path:
     (folder / "notes.txt").write_text("not a video\n")
     shutil.rmtree(folder / "masks", ignore_errors=True)  # simulator sidecars (would be skipped anyway)
     return folder
-
-
-GOOD = ["sim0.avi", "sim1.mp4", "sim2.dcm", "sim3.avi", "sim4.mp4", "sim5.dcm", "ybr_color.dcm"]
-BAD = ["broken.avi", "notes.txt"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scale.conftest import BAD, GOOD, make_clip
+from tests.scale.helpers import BAD, GOOD, make_clip
 
 pq = pytest.importorskip("pyarrow.parquet")
 

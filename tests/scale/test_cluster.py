@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from rtecho.scale.cluster import LOCAL_ENV, LOOPBACK_ENV
-from tests.scale.conftest import free_port, make_clip
+from tests.fixtures import free_port
+from tests.scale.helpers import make_clip
 
 pq = pytest.importorskip("pyarrow.parquet")
 REPO = Path(__file__).resolve().parents[2]

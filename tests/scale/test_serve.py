@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.scale.conftest import free_port
+from tests.fixtures import free_port
 
 MODEL = "darts2"
 

@@ -7,7 +7,6 @@ import pytest
 
 from rtecho.pipeline import StreamProcessor
 from rtecho.runtime import load_engine
-from rtecho.runtime.tiny import build_tiny_classifier
 from rtecho.synth import render_screen
 from rtecho.types import Prediction
 from rtecho.ultrasound.clip import summarize_clip
@@ -15,8 +14,8 @@ from rtecho.ultrasound.stage import UltrasoundPostprocessor, UltrasoundPreproces
 
 
 @pytest.fixture(scope="module")
-def engine_path(tmp_path_factory):
-    return build_tiny_classifier(tmp_path_factory.mktemp("tiny") / "tiny.onnx", size_hw=(32, 32))
+def engine_path(tiny_classifier):
+    return tiny_classifier(size_hw=(32, 32))
 
 
 def test_stream_with_ultrasound_stages(engine_path):
