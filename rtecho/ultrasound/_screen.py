@@ -76,10 +76,18 @@ class ScreenFrame:
         numbers as ``block_mean(gray(sub), f)`` (:func:`rtecho.ultrasound._geom.gray`)."""
         out = self._grid.get(target)
         if out is None:
-            half = max(self.size_hw) >= 3 * target
+            half = self._half(target)
             sub = self.image[::2, ::2] if half else self.image
             f = block_factor(sub.shape[:2], target)
-            small = block_mean(self.gray()[::2, ::2], f) if half else self.small(f)
+            small = block_mean(self.grid_gray(target), f) if half else self.small(f)
             small.setflags(write=False)
             out = self._grid[target] = (small, sub, f)
         return out
+
+    def grid_gray(self, target: int = 160) -> np.ndarray:
+        """uint8: the brightest channel of :meth:`grid`'s pixels (a view of :meth:`gray`; as
+        ``channel_max(sub)``)."""
+        return self.gray()[::2, ::2] if self._half(target) else self.gray()
+
+    def _half(self, target: int) -> bool:
+        return max(self.size_hw) >= 3 * target

@@ -105,6 +105,8 @@ def test_the_gate_grid_equals_its_fitted_formulation(size_hw):
         small, got_sub, got_f = ScreenFrame(image).grid(160)
         assert got_f == f and np.array_equal(got_sub, sub)
         assert small.dtype == np.float32 and np.array_equal(small, block_mean(gray(sub), f))
+        want = sub if sub.ndim == 2 else sub.max(axis=2)
+        assert np.array_equal(ScreenFrame(image).grid_gray(160), want)
 
 
 def test_each_grid_is_computed_once_per_frame(monkeypatch):
