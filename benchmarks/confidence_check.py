@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rtecho.pipeline import build_pipeline
+from rtecho.pipeline.ultrasound import simulator_logits
 from rtecho.runtime import load_engine
 from rtecho.train.transfer import TransferAugment
 from rtecho.ultrasound.calibration import (
@@ -31,7 +33,6 @@ from rtecho.ultrasound.calibration import (
     fit_calibration,
     softmax_t,
 )
-from rtecho.ultrasound.stage import UltrasoundPreprocessor, simulator_logits
 from rtecho.views import coarse
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "dev"
@@ -44,18 +45,18 @@ def real_logits(engine, dev: Path) -> tuple[np.ndarray, list[str], list[str]]:
 
     from rtecho.io import open_source
 
-    pre = UltrasoundPreprocessor(engine.card)
+    pipe = build_pipeline(engine, ultrasound=True)
     zs, truths, srcs = [], [], []
     paths = sorted(glob.glob(str(dev / "clips/*/*"))) + sorted(glob.glob(str(dev / "camus/*/*")))
     items = [(p, Path(p).parent.name) for p in paths] + [(str(pydicom.examples.get_path("ybr_color")), "A4C")]
     for path, truth in items:
-        pre.reset()
+        pipe.reset()
         with open_source(path) as src:
             for frame in src:
-                prep = pre(frame.image)
-                if prep.x is None:
+                rec = pipe.run(frame)
+                if rec.logits is None:
                     continue
-                zs.append(engine.infer(prep.x)[0])
+                zs.append(rec.logits)
                 truths.append(truth)
                 srcs.append("pydicom" if "examples" in path else path)
     return np.array(zs, np.float64), truths, srcs
@@ -86,8 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     pred = np.array([coarse(labels[i]) for i in z_real.argmax(1)])
     correct = pred == np.array(truths)
     dev = np.array([s != "pydicom" for s in srcs])
-    print(f"{args.model}: {dev.sum()} dev frames ({correct[dev].sum()} right), {(~dev).sum()} pydicom A4C frames")
-    print("| rule | T | conf thr | dev correct accepted | dev wrong accepted | dev ECE | pydicom accepted | pydicom clip |")
+    print(
+        f"{args.model}: {dev.sum()} dev frames ({correct[dev].sum()} right), {(~dev).sum()} pydicom A4C frames"
+    )
+    print(
+        "| rule | T | conf thr | dev correct accepted | dev wrong accepted | dev ECE | pydicom accepted | pydicom clip |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     from rtecho.ultrasound.calibration import entropy
 

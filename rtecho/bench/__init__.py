@@ -40,7 +40,7 @@ Method
 - The machine's load average is recorded at start and end: on a shared machine tails move with it.
 
 Full-resolution screen rows (``--no-screens`` to skip, ``--screens-only``): the default classifier
-with the ultrasound stage (:class:`~rtecho.ultrasound.stage.UltrasoundPreprocessor`), paced at 30 fps with
+with the ultrasound stage (:mod:`rtecho.pipeline.ultrasound`), paced at 30 fps with
 the ``latest`` policy, on pydicom-data's real 640x480 cine and simulator screens at 800x600 and
 1024x768 (rendered at bench time); each clip is a new stream, and each row is broken into ``wait``,
 ``preprocess``, ``infer`` and ``postprocess`` with late and dropped frames, against the 13 ms

@@ -25,8 +25,8 @@ import numpy as np
 from rtecho.bench.clips import Clip
 from rtecho.bench.runner import BenchConfig, Collector, engine_threads, warm_up
 from rtecho.pipeline import StreamProcessor
-from rtecho.pipeline.stages import FramePipeline
 from rtecho.pipeline.timing import StageStats
+from rtecho.runtime.preprocess import Preprocessor
 
 
 @dataclass
@@ -259,7 +259,7 @@ def bench_batch(
         raise ValueError(f"batch must be >= 1, got {batch}")
     engine = config.engine()
     with engine:
-        pre = FramePipeline(engine).preprocess
+        pre = Preprocessor(engine.card)
         x = np.concatenate([pre(clip.frames[i % clip.n_frames].image) for i in range(batch)])
         for _ in range(warmup):
             engine.infer(x)

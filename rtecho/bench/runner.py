@@ -303,16 +303,15 @@ def bench_screens(
     config: BenchConfig, clips: Sequence[Clip], n_frames: int = 120, warmup: int = 20
 ) -> list[BenchResult]:
     """Full-resolution screen rows: ``config`` with the ultrasound stage (sector tracking, mode gate,
-    crop; :class:`~rtecho.ultrasound.stage.UltrasoundPreprocessor`) on each clip, paced at the clip's fps
+    crop; :mod:`rtecho.pipeline.ultrasound`) on each clip, paced at the clip's fps
     with the ``latest`` policy, as a scanner delivers its screens. Each clip is a new stream: the
     stage starts without a sector, so the first frame's estimate is timed too.
     """
-    from rtecho.ultrasound.stage import UltrasoundPreprocessor
+    from rtecho.pipeline import build_pipeline
 
     engine = config.engine()
     results = []
-    pre = UltrasoundPreprocessor.for_engine(engine)
-    with StreamProcessor(engine, preprocessor=pre) as proc:
+    with StreamProcessor(engine, pipeline=build_pipeline(engine, ultrasound=True)) as proc:
         settings = dict(engine.info.settings) | {"ultrasound": True}
         for clip in clips:
             warm_up(proc, clip, warmup)

@@ -37,10 +37,10 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from rtecho.pipeline.ultrasound import simulator_logits
     from rtecho.runtime import load_engine, resolve_model
     from rtecho.types import card_path_for
     from rtecho.ultrasound.calibration import expected_calibration_error, fit_calibration, softmax_t
-    from rtecho.ultrasound.stage import simulator_logits
 
     path = resolve_model(args.model)
     size_hw = (args.size, args.size)

@@ -146,17 +146,14 @@ def classify_source(
     Returns ``(summary, predictions)``; the predictions are kept when ``keep`` (default: with
     ``ultrasound`` on a file, for the clip summary; a live source is never kept), else None.
     """
-    from rtecho.pipeline import StreamProcessor
-    from rtecho.ultrasound import UltrasoundPreprocessor
+    from rtecho.pipeline import StreamProcessor, build_pipeline
 
-    pre = UltrasoundPreprocessor.for_engine(engine) if ultrasound else None
+    pipeline = build_pipeline(engine, ultrasound=ultrasound, overlay=overlay)
     if keep is None:
-        keep = pre is not None
+        keep = ultrasound
     keep = keep and not source.info.live  # the clip summary is for files: a live run is endless
     preds = []
-    with StreamProcessor(
-        engine, policy=policy, realtime=realtime, overlay=overlay, sinks=sinks, preprocessor=pre
-    ) as proc:
+    with StreamProcessor(engine, policy=policy, realtime=realtime, sinks=sinks, pipeline=pipeline) as proc:
         for pred in proc.stream(source):
             if on_prediction is not None:
                 on_prediction(pred)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from rtecho.errors import FrameError, RtechoError, SourceError
+from rtecho.pipeline.compose import build_pipeline
 from rtecho.pipeline.queues import POLICIES, Closed, FrameQueue
 from rtecho.pipeline.stages import Annotate, FramePipeline
 from rtecho.pipeline.timing import LatencyRecorder, StreamSummary
@@ -58,6 +59,8 @@ class StreamProcessor:
     measured as a scanner would see it. ``callback(prediction)`` runs on the worker thread (keep it
     short); ``sinks`` (objects with ``write(frame, prediction, image)``) are written on the thread
     that consumes results. ``overlay`` (an ``annotate(image, prediction)`` callable) draws on frames.
+    ``pipeline``: the stages (:func:`~rtecho.pipeline.build_pipeline`, e.g. ``ultrasound=True``); default
+    ``build_pipeline(engine, overlay=overlay)``.
     """
 
     def __init__(
@@ -70,7 +73,7 @@ class StreamProcessor:
         sinks: Iterable[Any] = (),
         callback: Callable[[Prediction], None] | None = None,
         realtime: bool = False,
-        preprocessor: Callable[[np.ndarray], np.ndarray] | None = None,
+        pipeline: FramePipeline | None = None,
         join_timeout: float = 10.0,
     ) -> None:
         if policy is not None and policy not in POLICIES:
@@ -83,7 +86,9 @@ class StreamProcessor:
         self.realtime = realtime
         self.join_timeout = join_timeout
         self._overlay = overlay
-        self._preprocessor = preprocessor
+        if pipeline is not None and overlay is not None:
+            raise ValueError("give the overlay to build_pipeline(), not beside pipeline=")
+        self._given = pipeline
         self.pipeline: FramePipeline | None = None
         self.summary: StreamSummary | None = None
         self._reset()
@@ -97,13 +102,14 @@ class StreamProcessor:
         if self._worker is not None:
             self.stop()
         if self.pipeline is not None:
+            self.pipeline.close()
             self.engine.close()
             self.pipeline = None
 
     def _ensure_pipeline(self) -> FramePipeline:
         if self.pipeline is None:
             self.engine.open()
-            self.pipeline = FramePipeline(self.engine, preprocessor=self._preprocessor, overlay=self._overlay)
+            self.pipeline = (self._given or build_pipeline(self.engine, overlay=self._overlay)).open()
         return self.pipeline
 
     def _reset(self) -> None:

@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from rtecho.errors import FrameError
 from rtecho.types import ModelCard, check_image
 
 #: ITU-R BT.601 luma weights, RGB order.
@@ -144,13 +145,23 @@ class Preprocessor:
         where the boolean ``keep`` (the size of the cropped image) is False count as black, as if
         they had been set to 0 in ``image`` (the ultrasound stage blanks outside the sector so).
         ``planes``: an RGB ``image``'s channels as 3xHxW (uncropped), when the caller has them."""
-        image = check_image(image)
+        return self.apply(check_image(image), roi, keep, planes)
+
+    def apply(
+        self,
+        image: np.ndarray,
+        roi: tuple[int, int, int, int] | None = None,
+        keep: np.ndarray | None = None,
+        planes: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """:meth:`__call__` on an image that was checked already (a Frame's: the pipeline's stages)."""
         if planes is not None and planes.shape != (3, *image.shape[:2]):
             raise ValueError(f"planes {planes.shape} do not match the image {image.shape}")
         if roi is not None:
             top, left, hh, ww = roi
             image = image[top : top + hh, left : left + ww]
-            check_image(image, "cropped frame")
+            if image.shape[0] == 0 or image.shape[1] == 0:
+                raise FrameError(f"cropped frame is empty (shape {image.shape})")
             if planes is not None:
                 planes = planes[:, top : top + hh, left : left + ww]
         x = to_channels(image, self.channels, planes)

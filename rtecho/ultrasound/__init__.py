@@ -1,4 +1,5 @@
-"""rtecho.ultrasound: ultrasound-aware stream stages (sector, mode gating, smoothing, calibration, clip results)."""
+"""rtecho.ultrasound: the ultrasound algorithms (sector, mode gating, smoothing, calibration, clip results);
+their pipeline stages are in :mod:`rtecho.pipeline.ultrasound`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from rtecho.ultrasound.clip import ClipResult, Segment, summarize_clip
 from rtecho.ultrasound.mode import ModeGate, ModeResult
 from rtecho.ultrasound.sector import Sector, SectorDetector, detect_sector
 from rtecho.ultrasound.smoothing import Smoothed, TemporalSmoother
-from rtecho.ultrasound.stage import UltrasoundPostprocessor, UltrasoundPreprocessor
 
 __all__ = [
     "Calibration",
@@ -24,8 +24,6 @@ __all__ = [
     "Segment",
     "Smoothed",
     "TemporalSmoother",
-    "UltrasoundPostprocessor",
-    "UltrasoundPreprocessor",
     "detect_sector",
     "expected_calibration_error",
     "fit_calibration",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtecho.ultrasound._geom import block_factor, block_mean, gray
+from rtecho.ultrasound._screen import ScreenFrame
 
 FEATURES: tuple[str, ...] = (
     "jump_span",
@@ -38,14 +38,9 @@ _PAIRS = np.triu_indices(STRIPS, 1)
 
 
 def screen_grid(image: np.ndarray, target: int = 160) -> tuple[np.ndarray, np.ndarray, int]:
-    """(grey block means about ``target`` px on the long side, the pixels they came from, block size).
-
-    Frames over 3x ``target`` are first subsampled 2x (every other row and column): the block means stay means of
-    many pixels and the cost is a quarter.
-    """
-    sub = image[::2, ::2] if max(image.shape[:2]) >= 3 * target else image
-    f = block_factor(sub.shape[:2], target)
-    return block_mean(gray(sub), f), sub, f
+    """(grey block means about ``target`` px on the long side, the pixels they came from, block size):
+    :meth:`ScreenFrame.grid <rtecho.ultrasound._screen.ScreenFrame.grid>` of ``image``."""
+    return ScreenFrame.of(image).grid(target)
 
 
 def _shift_or(m: np.ndarray, r: int, axis: int, fill: bool) -> np.ndarray:

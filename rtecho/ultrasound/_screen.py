@@ -2,9 +2,11 @@
 
 The sector tracker and the card's preprocessing work on the frame's brightest channel, its block
 means and its planes; a :class:`ScreenFrame` computes each of these once per frame and factor,
-straight from the uint8 pixels (no full-size float copy). (The mode gate computes its layout
-features and colour test on :func:`rtecho.ultrasound._mode_features.screen_grid`'s grid, as its model was
-fitted.)
+straight from the uint8 pixels (no full-size float copy). The mode gate reads :meth:`ScreenFrame.grid`,
+the grid its model was fitted on: on frames of 480 px and more (long side) it is the block means of
+every other pixel, a grid of its own (a 640x480 frame: 2x2 means of the 320x240 subsample, where the
+tracker has 4x4 means of all pixels), computed from the same brightest-channel image; on smaller
+frames where the two block sizes agree it is the tracker's grid itself.
 
 >>> import numpy as np
 >>> fr = ScreenFrame(np.full((8, 8, 3), 9, np.uint8))
@@ -17,20 +19,22 @@ from __future__ import annotations
 import numpy as np
 
 from rtecho.types import check_image
-from rtecho.ultrasound._geom import block_mean
+from rtecho.ultrasound._geom import block_factor, block_mean
 
 
 class ScreenFrame:
     """``image`` (uint8 HxW or HxWx3) with lazily computed, cached downsampled views."""
 
-    __slots__ = ("_gray", "_planes", "_small", "image", "size_hw")
+    __slots__ = ("_gray", "_grid", "_planes", "_small", "image", "size_hw")
 
-    def __init__(self, image: np.ndarray) -> None:
-        self.image = check_image(image)
+    def __init__(self, image: np.ndarray, check: bool = True) -> None:
+        """``check=False``: ``image`` was checked already (a :class:`~rtecho.types.Frame`'s)."""
+        self.image = check_image(image) if check else image
         self.size_hw = (int(self.image.shape[0]), int(self.image.shape[1]))
         self._gray: np.ndarray | None = None
         self._planes: np.ndarray | None = None
         self._small: dict[int, np.ndarray] = {}
+        self._grid: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
 
     @classmethod
     def of(cls, image: np.ndarray | ScreenFrame) -> ScreenFrame:
@@ -64,3 +68,26 @@ class ScreenFrame:
             out = self._small[f] = block_mean(self.gray(), f)
             out.setflags(write=False)
         return out
+
+    def grid(self, target: int = 160) -> tuple[np.ndarray, np.ndarray, int]:
+        """(float32 grey block means about ``target`` px on the long side, the pixels they came from,
+        block size): frames of 3x ``target`` and more are first subsampled 2x (every other row and
+        column), so the block means stay means of many pixels at a quarter of the cost. The same
+        numbers as ``block_mean(gray(sub), f)`` (:func:`rtecho.ultrasound._geom.gray`)."""
+        out = self._grid.get(target)
+        if out is None:
+            half = self._half(target)
+            sub = self.image[::2, ::2] if half else self.image
+            f = block_factor(sub.shape[:2], target)
+            small = block_mean(self.grid_gray(target), f) if half else self.small(f)
+            small.setflags(write=False)
+            out = self._grid[target] = (small, sub, f)
+        return out
+
+    def grid_gray(self, target: int = 160) -> np.ndarray:
+        """uint8: the brightest channel of :meth:`grid`'s pixels (a view of :meth:`gray`; as
+        ``channel_max(sub)``)."""
+        return self.gray()[::2, ::2] if self._half(target) else self.gray()
+
+    def _half(self, target: int) -> bool:
+        return max(self.size_hw) >= 3 * target

@@ -35,8 +35,8 @@ import numpy as np
 
 from rtecho.errors import RtechoError
 from rtecho.types import CLASSIFIED_MODES
-from rtecho.ultrasound._geom import block_mean, channel_max, channel_min
-from rtecho.ultrasound._mode_features import FEATURES, layout_features, screen_grid
+from rtecho.ultrasound._geom import block_mean, channel_min
+from rtecho.ultrasound._mode_features import FEATURES, layout_features
 from rtecho.ultrasound._screen import ScreenFrame
 from rtecho.ultrasound.sector import Sector
 
@@ -151,10 +151,12 @@ class ModeGate:
     def __call__(self, image: np.ndarray | ScreenFrame, sector: Sector | None = None) -> ModeResult:
         """The mode of ``image`` (the next frame of the stream; a :class:`ScreenFrame` as the stage passes it).
 
-        The layout features are computed on :func:`screen_grid`'s grid, exactly as the gate model was fitted.
+        The layout features are computed on :meth:`ScreenFrame.grid`, exactly as the gate model was fitted
+        (:func:`~rtecho.ultrasound._mode_features.screen_grid`).
         """
-        image = ScreenFrame.of(image).image
-        small, sub, f = screen_grid(image, self.target)
+        screen = ScreenFrame.of(image)
+        image = screen.image
+        small, sub, f = screen.grid(self.target)
         hs, ws = small.shape
         region = sector.region((hs, ws)) if sector is not None else np.ones((hs, ws), bool)
         if not region.any():
@@ -180,7 +182,7 @@ class ModeGate:
         if z_trace > 0 and band_h >= MIN_BAND_HEIGHT and band_w >= MIN_BAND_WIDTH:
             return ModeResult("mmode" if z_mmode > 0 else "spectral_doppler", stats)
         if image.ndim == 3:
-            chroma = channel_max(sub) - channel_min(sub)  # uint8: max >= min, no wrap-around
+            chroma = screen.grid_gray(self.target) - channel_min(sub)  # uint8: max >= min, no wrap-around
             # more than half of a block coloured: thin coloured lines (outlines, text) do not count
             col = block_mean((chroma > self.chroma).astype(np.float32), f) > 0.5
             frac = float(col[region].mean())

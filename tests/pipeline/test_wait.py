@@ -8,8 +8,9 @@ import time
 
 import numpy as np
 
-from rtecho.pipeline import StreamProcessor
+from rtecho.pipeline import FramePipeline, Stage, StreamProcessor
 from rtecho.pipeline.queues import FrameQueue
+from rtecho.pipeline.stages import Classify, Softmax
 from rtecho.runtime.preprocess import Preprocessor
 from tests.pipeline.conftest import ListSource, SlowEngine, make_engine
 
@@ -40,8 +41,10 @@ def test_sync_process_waits_for_nothing(tiny_onnx):
     assert 0.0 <= p.timings_ms["wait"] < 50.0
 
 
-class _Recorder:
-    """A preprocessor that records when it runs, when its idle work runs, and its resets."""
+class _Recorder(Stage):
+    """A preprocessing stage that records when it runs, when its idle work runs, and its resets."""
+
+    name, inputs, outputs, timing = "preprocess", ("image",), ("x",), "preprocess"
 
     def __init__(self, card):
         self.base = Preprocessor(card)
@@ -49,12 +52,11 @@ class _Recorder:
         self.idle_calls = 0
         self.resets = 0
 
-    def __call__(self, image):
+    def __call__(self, rec):
         t0 = time.perf_counter()
-        x = self.base(image)
+        rec.x = self.base(rec.image)
         time.sleep(0.004)  # a little work, so that overlaps would show
         self.spans.append((t0, time.perf_counter()))
-        return x
 
     def idle(self, stop=None):
         assert stop is not None and not stop()  # the worker asks only while no frame waits
@@ -63,6 +65,10 @@ class _Recorder:
 
     def reset(self):
         self.resets += 1
+
+
+def _pipeline(engine, pre):
+    return FramePipeline.for_engine(engine, [pre, Classify(engine), Softmax()])
 
 
 class _DecodingSource(ListSource):
@@ -89,7 +95,7 @@ def test_realtime_reader_decodes_only_while_the_worker_is_idle(tiny_onnx):
     engine = make_engine(tiny_onnx)
     pre = _Recorder(engine.card)
     src = _DecodingSource(n=10, fps=10.0)  # a 100 ms period: the reader never gives up waiting
-    with StreamProcessor(engine, realtime=True, preprocessor=pre) as proc:
+    with StreamProcessor(engine, realtime=True, pipeline=_pipeline(engine, pre)) as proc:
         preds = list(proc.stream(src))
     assert len(preds) == 10
     overlaps = [(d, w) for d in src.spans for w in pre.spans if d[0] < w[1] - 1e-4 and w[0] < d[1] - 1e-4]
@@ -101,7 +107,7 @@ def test_realtime_reader_decodes_only_while_the_worker_is_idle(tiny_onnx):
 def test_each_stream_resets_the_stages(tiny_onnx):
     engine = make_engine(tiny_onnx)
     pre = _Recorder(engine.card)
-    with StreamProcessor(engine, preprocessor=pre) as proc:
+    with StreamProcessor(engine, pipeline=_pipeline(engine, pre)) as proc:
         list(proc.stream(ListSource(n=3)))
         list(proc.stream(ListSource(n=3)))
         proc.start()

@@ -110,14 +110,12 @@ def score_events(
 def session_outputs(engine, frames: list[np.ndarray], times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Run the frames through the stream processor with the ultrasound stages (identity calibration);
     returns per-frame log-probabilities (N, K) (NaN rows: not classified) and modes."""
-    from rtecho.pipeline import StreamProcessor
-    from rtecho.ultrasound.stage import UltrasoundPreprocessor
+    from rtecho.pipeline import StreamProcessor, build_pipeline
 
-    pre = UltrasoundPreprocessor.for_engine(engine)
     k = len(engine.card.labels)
     out = np.full((len(frames), k), np.nan)
     modes = []
-    with StreamProcessor(engine, preprocessor=pre) as proc:
+    with StreamProcessor(engine, pipeline=build_pipeline(engine, ultrasound=True)) as proc:
         for i, (im, t) in enumerate(zip(frames, times, strict=True)):
             p = proc.process(im, timestamp=float(t))
             modes.append(p.mode)
@@ -135,7 +133,7 @@ def replay(
     **smoother_kw,
 ):
     """The view-change events of the calibration + smoother on recorded logits (what
-    :class:`~rtecho.ultrasound.stage.UltrasoundPostprocessor` does in the stream)."""
+    :mod:`rtecho.pipeline.ultrasound`'s calibrate and smooth stages do in the stream)."""
     from rtecho.ultrasound.calibration import Calibration
     from rtecho.ultrasound.smoothing import TemporalSmoother
 
@@ -155,17 +153,17 @@ def still_logits(
     engine, rng: np.random.Generator, n_per_view: int, size_hw: tuple[int, int] = (128, 128)
 ) -> tuple[np.ndarray, np.ndarray]:
     """Logits and labels of simulator stills through the stream's ultrasound preprocessing."""
-    from rtecho.ultrasound.stage import simulator_logits
+    from rtecho.pipeline.ultrasound import simulator_logits
 
     return simulator_logits(engine, rng, n_per_view, size_hw)
 
 
-def session_events(engine, frames: list[np.ndarray], times: np.ndarray, calibration=None, **post_kw) -> list:
-    """The view-change events of the stream processor with the ultrasound stages on a session."""
-    from rtecho.pipeline import StreamProcessor
-    from rtecho.ultrasound.stage import UltrasoundPreprocessor
+def session_events(engine, frames: list[np.ndarray], times: np.ndarray, calibration=None, **smooth) -> list:
+    """The view-change events of the stream processor with the ultrasound stages on a session
+    (``smooth``: the smooth stage's options)."""
+    from rtecho.pipeline import StreamProcessor, build_pipeline
 
-    pre = UltrasoundPreprocessor.for_engine(engine, calibration=calibration, **post_kw)
-    with StreamProcessor(engine, preprocessor=pre) as proc:
+    pipe = build_pipeline(engine, ultrasound=True, calibrate={"calibration": calibration}, smooth=smooth)
+    with StreamProcessor(engine, pipeline=pipe) as proc:
         preds = [proc.process(im, timestamp=float(t)) for im, t in zip(frames, times, strict=True)]
     return [p.view_change for p in preds if p.view_change is not None]

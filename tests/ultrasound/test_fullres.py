@@ -7,14 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rtecho.pipeline import FramePipeline
+from rtecho.pipeline.ultrasound import ModeStage, PrepareStage, SectorStage
 from rtecho.runtime.preprocess import Preprocessor
 from rtecho.synth import render_screen
-from rtecho.types import ModelCard
-from rtecho.ultrasound._geom import block_mean, components, flat_traces
+from rtecho.types import Frame, ModelCard
+from rtecho.ultrasound import _screen
+from rtecho.ultrasound._geom import block_factor, block_mean, components, flat_traces, gray
 from rtecho.ultrasound._screen import ScreenFrame
 from rtecho.ultrasound.mode import ModeGate
 from rtecho.ultrasound.sector import Sector, SectorDetector
-from rtecho.ultrasound.stage import UltrasoundPreprocessor
 
 SIZES = ((480, 640), (600, 800), (768, 1024))
 CARD = ModelCard("m", "x", ("A2C", "A4C"), (64, 64), mean=(0.5,), std=(0.25,))
@@ -87,6 +89,46 @@ def test_block_means_of_a_screen_frame_equal_the_float_path():
         assert np.array_equal(fr.small(f), block_mean(gray.astype(np.float32), f))
 
 
+@pytest.mark.parametrize(
+    "size_hw", ((100, 150), (240, 320), (300, 400), *SIZES), ids=lambda s: f"{s[1]}x{s[0]}"
+)
+def test_the_gate_grid_equals_its_fitted_formulation(size_hw):
+    """ScreenFrame.grid (from the cached brightest channel, integer sums) gives the numbers the gate
+    model was fitted on: block means of gray() of the (2x subsampled when large) frame, float path."""
+    rng = np.random.default_rng(size_hw[0])
+    for image in (
+        rng.integers(0, 256, (*size_hw, 3), dtype=np.uint8),
+        rng.integers(0, 256, size_hw, dtype=np.uint8),
+    ):
+        sub = image[::2, ::2] if max(size_hw) >= 480 else image
+        f = block_factor(sub.shape[:2], 160)
+        small, got_sub, got_f = ScreenFrame(image).grid(160)
+        assert got_f == f and np.array_equal(got_sub, sub)
+        assert small.dtype == np.float32 and np.array_equal(small, block_mean(gray(sub), f))
+        want = sub if sub.ndim == 2 else sub.max(axis=2)
+        assert np.array_equal(ScreenFrame(image).grid_gray(160), want)
+
+
+def test_each_grid_is_computed_once_per_frame(monkeypatch):
+    """sector + mode + prepare on one frame: the tracker's grid and the gate's grid once each, and one
+    grid only where they are the same computation (a 320x240 frame: 2x2 block means for both)."""
+    calls = []
+
+    def counting(a, f):
+        calls.append((a.shape, f))
+        return block_mean(a, f)
+
+    monkeypatch.setattr(_screen, "block_mean", counting)
+    pipe = FramePipeline([SectorStage(), ModeStage(), PrepareStage(CARD)], card=CARD)
+    rng = np.random.default_rng(5)
+    for size_hw, want in (((480, 640), [((480, 640), 4), ((240, 320), 2)]), ((240, 320), [((240, 320), 2)])):
+        screen = render_screen("A4C", rng, size_hw=size_hw)
+        calls.clear()
+        rec = pipe.run(Frame(screen.image, index=0, timestamp=0.0))
+        assert rec.mode == "bmode" and rec.x is not None
+        assert calls == want
+
+
 def _reference(image: np.ndarray, sector: Sector) -> np.ndarray:
     """What the stage computed before: blank the full frame, crop it, then the card's preprocessing."""
     blanked = np.where(_dense_mask(sector, image.shape[:2])[..., None], image, 0).astype(np.uint8)
@@ -101,18 +143,18 @@ def test_stage_equals_the_full_size_formulation(size_hw):
         render_screen(v, rng, size_hw=size_hw, mode=m)
         for v, m in (("A4C", "bmode"), ("PLAX", "color_doppler"))
     ]
-    pre = UltrasoundPreprocessor(CARD, detector=SectorDetector(defer=False))
+    pipe = FramePipeline([SectorStage({"defer": False}), ModeStage(), PrepareStage(CARD)], card=CARD)
     det, gate = SectorDetector(), ModeGate()
     for s in screens:
-        for _ in range(3):
+        for i in range(3):
             image = np.clip(s.image.astype(np.int16) + rng.integers(-3, 4, s.image.shape), 0, 255).astype(
                 np.uint8
             )
-            prep = pre(image)
+            rec = pipe.run(Frame(image, index=i, timestamp=i / 30))
             sector = det.update(image)  # plain arrays: every stage computes its own downsample
-            assert pre.sector == sector
-            assert prep.mode == gate(image, sector).mode == s.truth.mode
-            assert np.array_equal(prep.x, _reference(image, sector))
+            assert rec.sector == sector
+            assert rec.mode == gate(image, sector).mode == s.truth.mode
+            assert np.array_equal(rec.x, _reference(image, sector))
 
 
 def test_sector_iou_on_full_resolution_screens():
