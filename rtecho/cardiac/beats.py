@@ -243,11 +243,26 @@ class BeatTracker:
         return out
 
     def flush(self) -> list[BeatEvent]:
-        """End of clip: feed the samples still waiting for their smoothing window (no extremes are guessed)."""
+        """End of clip: feed the samples still waiting for their smoothing window, then confirm the last
+        running extreme if the curve has already turned from it by half the hysteresis ``h / 2``."""
+        s = self._s
         out: list[BeatEvent] = []
-        while self._s.pending:
-            out += self._advance(self._s.pending.popleft())
+        while s.pending:
+            out += self._advance(s.pending.popleft())
+        if s.mode is None or s.ext is None or not s.samples or s.samples[-1] is s.ext:
+            return out
+        last = s.samples[-1]
+        if abs(last.smooth - s.ext.smooth) >= 0.5 * self._h(last):
+            c, s.ext = s.ext, last
+            out += self._on_min(c, last) if s.mode == "down" else self._on_max(c, last)
+            s.mode = "up" if s.mode == "down" else "down"
         return out
+
+    def _h(self, now: _Sample) -> float:
+        cfg = self.config
+        recent = [x.smooth for x in self._s.samples if now.t - x.t <= cfg.window_s]
+        top = max(recent)
+        return max(cfg.hysteresis * (top - min(recent)), cfg.floor * top)
 
     # ---- internals ----------------------------------------------------------------------------
     def _shape(self, x: np.ndarray | LVShape | float, length: float | None) -> LVShape:
@@ -277,9 +292,7 @@ class BeatTracker:
         s.samples.append(smp)
         while s.samples and smp.t - s.samples[0].t > cfg.window_s + 2.0 / cfg.min_bpm * 60.0:
             s.samples.popleft()
-        recent = [x.smooth for x in s.samples if smp.t - x.t <= cfg.window_s]
-        top = max(recent)
-        h = max(cfg.hysteresis * (top - min(recent)), cfg.floor * top)
+        h = self._h(smp)
         v = smp.smooth
         if s.first is None:
             s.first = smp
