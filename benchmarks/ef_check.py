@@ -181,7 +181,9 @@ def summarise(rows: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=20, help="cines per simulator and group (default 20: 120 in all)")
+    ap.add_argument(
+        "--n", type=int, default=20, help="cines per simulator and group (default 20: 120 in all)"
+    )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     t0 = time.time()

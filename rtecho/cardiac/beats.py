@@ -152,7 +152,9 @@ class _State:
 class BeatTracker:
     """Per-frame LV area in, :class:`BeatEvent` out; call :meth:`update` once per frame."""
 
-    def __init__(self, config: TrackerConfig | None = None, spacing: float | tuple[float, float] | None = None):
+    def __init__(
+        self, config: TrackerConfig | None = None, spacing: float | tuple[float, float] | None = None
+    ):
         self.config = config or TrackerConfig()
         self.spacing = spacing
         self.beats: deque[BeatEvent] = deque(maxlen=self.config.history)
@@ -219,10 +221,10 @@ class BeatTracker:
                 self.reset(f"frame {frame_index}: view {view} is not apical; beats paused")
             self._s.view = view
             return []
-        if view is not None and s.view is not None and view != s.view and s.view in APICAL_VIEWS:
-            if cfg.reset_on_view_change:
-                self.reset(f"frame {frame_index}: view changed {s.view} -> {view}; tracker reset")
-                s = self._s
+        changed = view is not None and s.view is not None and view != s.view and s.view in APICAL_VIEWS
+        if changed and cfg.reset_on_view_change:
+            self.reset(f"frame {frame_index}: view changed {s.view} -> {view}; tracker reset")
+            s = self._s
         s.view = view if view is not None else s.view
         if gap is not None and gap > cfg.max_gap_s and (s.samples or s.pending):
             self.reset(f"frame {frame_index}: {gap:.2f} s without frames; tracker reset")
@@ -276,7 +278,9 @@ class BeatTracker:
         if area == 0:
             return measure_lv(np.zeros((1, 1), bool))
         ln = math.nan if length is None else float(length)
-        return LVShape(area, ln, np.zeros(0), (math.nan, math.nan), (math.nan, math.nan), (math.nan, math.nan), 1)
+        return LVShape(
+            area, ln, np.zeros(0), (math.nan, math.nan), (math.nan, math.nan), (math.nan, math.nan), 1
+        )
 
     def _smooth(self, smp: _Sample) -> float:
         h = self.config.smooth_s
@@ -390,7 +394,9 @@ class BeatTracker:
             edv_disc=edv_d,
             esv_disc=esv_d,
             ef_area_length=ejection_fraction(edv_al, esv_al),
-            ef_disc=ejection_fraction(edv_d, esv_d) if a.diameters.size else ejection_fraction(edv_al, esv_al),
+            ef_disc=ejection_fraction(edv_d, esv_d)
+            if a.diameters.size
+            else ejection_fraction(edv_al, esv_al),
             heart_rate=self.heart_rate,
             quality=tuple(flags),
             emitted_index=now.index,
@@ -406,7 +412,7 @@ def _with_running(beat: BeatEvent, running: float | None) -> BeatEvent:
 
 
 def _jumped(inside: list[_Sample], cfg: TrackerConfig) -> bool:
-    for p, q in zip(inside, inside[1:]):
+    for p, q in zip(inside, inside[1:], strict=False):
         if abs(q.area - p.area) > cfg.max_area_jump * max(p.area, q.area):
             return True
         (px, py), (qx, qy) = p.shape.centroid_xy, q.shape.centroid_xy

@@ -87,7 +87,7 @@ def beats_png(
         ef = [b.ef if np.isfinite(b.ef) else 0.0 for b in beats]
         colors = ["tab:green" if b.ok else "0.7" for b in beats]
         bx.bar(x, ef, color=colors)
-        for xi, b in zip(x, beats):
+        for xi, b in zip(x, beats, strict=True):
             label = f"{b.ef:.0f}" if np.isfinite(b.ef) else "-"
             if not b.ok:
                 label += "\n" + ",".join(q.replace("_", " ") for q in b.quality)

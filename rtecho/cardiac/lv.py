@@ -48,7 +48,9 @@ class LVShape:
         return self.n_pixels == 0
 
 
-EMPTY = LVShape(0.0, 0.0, np.zeros(N_DISCS), (math.nan, math.nan), (math.nan, math.nan), (math.nan, math.nan), 0)
+EMPTY = LVShape(
+    0.0, 0.0, np.zeros(N_DISCS), (math.nan, math.nan), (math.nan, math.nan), (math.nan, math.nan), 0
+)
 
 
 def _spacing(spacing: float | tuple[float, float] | None) -> tuple[float, float]:
@@ -124,7 +126,10 @@ def measure_lv(
         s = -s
     apex = (cx + lo * ux, cy + lo * uy)
     base = (cx + hi * ux, cy + hi * uy)
-    to_px = (lambda p: (p[0] / sx, p[1] / sy))  # noqa: E731
+
+    def to_px(p: tuple[float, float]) -> tuple[float, float]:
+        return (p[0] / sx, p[1] / sy)
+
     return LVShape(
         area=float(n * cell),
         length=float(length),

@@ -35,7 +35,9 @@ def _runs(v: np.ndarray, peaks: list[int], tol: float, sign: int) -> list[tuple[
     return out
 
 
-def true_extremes(curve: np.ndarray, rel_tol: float = 0.005) -> tuple[list[tuple[Run, bool]], list[tuple[Run, bool]]]:
+def true_extremes(
+    curve: np.ndarray, rel_tol: float = 0.005
+) -> tuple[list[tuple[Run, bool]], list[tuple[Run, bool]]]:
     """``(ed_runs, es_runs)``: lists of ``((first, last), at_boundary)`` of the maxima and minima."""
     v = np.asarray(curve, np.float64)
     rng = float(v.max() - v.min())
@@ -99,7 +101,7 @@ def true_beats(curve: np.ndarray) -> tuple[list[tuple[Run, Run]], list[tuple[Run
     """``(interior, boundary)`` beats: an ED run and the ES run after it (before the next ED)."""
     ed, es = true_extremes(curve)
     interior, boundary = [], []
-    for (r_ed, b_ed) in ed:
+    for r_ed, b_ed in ed:
         after = [(r, b) for r, b in es if r[0] > r_ed[1]]
         if not after:
             continue

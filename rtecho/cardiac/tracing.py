@@ -19,7 +19,7 @@ to it at ``k / (n + 1)`` of its length, ``(X1, Y1)`` on one wall and ``(X2, Y2)`
 ((21, 4), 71)
 >>> back = mask_from_tracing(tr, m.shape)
 >>> round(float((back & m).sum() / m.sum()), 2)
-0.96
+0.93
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ HELP = "segment the LV of an apical cine, find beats (ED/ES) and measure EF per 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="video file, DICOM cine, image folder, /dev/videoN or camera index")
-    p.add_argument("--model", default=None, help="LV segmenter: ONNX path or name (default: engines/lvseg_*.onnx)")
+    p.add_argument(
+        "--model", default=None, help="LV segmenter: ONNX path or name (default: engines/lvseg_*.onnx)"
+    )
     p.add_argument("--backend", default=None, help="onnxruntime (default), openvino, ...")
     p.add_argument("--threads", type=int, default=None, help="inference threads")
     p.add_argument(
@@ -29,13 +31,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="classifier that checks the view per frame (default: the default classifier; 'none' to skip)",
     )
-    p.add_argument("--no-ultrasound", action="store_true", help="frames are already cropped: no sector detection")
-    p.add_argument("--spacing-mm", type=float, default=None, help="pixel size in mm (default: from DICOM, else px)")
+    p.add_argument(
+        "--no-ultrasound", action="store_true", help="frames are already cropped: no sector detection"
+    )
+    p.add_argument(
+        "--spacing-mm", type=float, default=None, help="pixel size in mm (default: from DICOM, else px)"
+    )
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames (devices)")
-    p.add_argument("--json", default=None, metavar="OUT", help="write beats, clip EF and per-frame areas as JSON")
-    p.add_argument("--plot", default=None, metavar="OUT.png", help="plot the area curve, ED/ES and EF per beat")
-    p.add_argument("--out", default=None, metavar="OUT.mp4", help="write the video with LV contour and EF readout")
-    p.add_argument("--masks", default=None, metavar="OUT.npz", help="write masks (T,H,W) uint8 and frame indices")
+    p.add_argument(
+        "--json", default=None, metavar="OUT", help="write beats, clip EF and per-frame areas as JSON"
+    )
+    p.add_argument(
+        "--plot", default=None, metavar="OUT.png", help="plot the area curve, ED/ES and EF per beat"
+    )
+    p.add_argument(
+        "--out", default=None, metavar="OUT.mp4", help="write the video with LV contour and EF readout"
+    )
+    p.add_argument(
+        "--masks", default=None, metavar="OUT.npz", help="write masks (T,H,W) uint8 and frame indices"
+    )
 
 
 def default_segmenter() -> str:
@@ -77,7 +91,10 @@ def _table(beats: list, units: dict[str, str]) -> str:
         f"{'beat':>4} {'ED':>5} {'ES':>5} {'ED s':>6} {'EDA':>8} {'ESA':>8} "
         f"{'EDV(AL)':>9} {'ESV(AL)':>9} {'EF(AL)':>6} {'EDV(MOD)':>9} {'ESV(MOD)':>9} {'EF(MOD)':>7} {'HR':>5}  quality"
     )
-    rows = [f"areas {units['area']}, volumes {units['volume']}; AL = area-length, MOD = method of discs", head]
+    rows = [
+        f"areas {units['area']}, volumes {units['volume']}; AL = area-length, MOD = method of discs",
+        head,
+    ]
     for i, b in enumerate(beats, 1):
         rows.append(
             f"{i:>4} {b.ed_index:>5} {b.es_index:>5} {b.ed_time:>6.2f} {_fmt(b.eda):>8} {_fmt(b.esa):>8} "
@@ -144,7 +161,11 @@ def run(args: argparse.Namespace) -> int:
     fps = info.fps or 30.0
     spacing_mm = (args.spacing_mm, args.spacing_mm) if args.spacing_mm else info.pixel_spacing_mm
     spacing = None if spacing_mm is None else (spacing_mm[0] / 10.0, spacing_mm[1] / 10.0)
-    units = {"area": "cm2", "length": "cm", "volume": "ml"} if spacing else {"area": "px2", "length": "px", "volume": "px3"}
+    units = (
+        {"area": "cm2", "length": "cm", "volume": "ml"}
+        if spacing
+        else {"area": "px2", "length": "px", "volume": "px3"}
+    )
     keep_rows = not info.live or bool(args.json or args.plot or args.masks)
     tracker = BeatTracker(spacing=spacing)
     beats: list = []
@@ -177,11 +198,15 @@ def run(args: argparse.Namespace) -> int:
                     views[view] += 1
                 shape = measure_lv(lvm.mask, spacing)
                 n_lv += not shape.empty
-                new = tracker.update(shape, None, frame.index, t, view, None if shape.empty else lvm.confidence)
+                new = tracker.update(
+                    shape, None, frame.index, t, view, None if shape.empty else lvm.confidence
+                )
                 beats += new
                 if keep_rows:
-                    for k, v in zip(rows, (frame.index, t, shape.area, shape.length, lvm.confidence, view)):
-                        rows[k].append(v)
+                    for k, v in zip(
+                        rows, (frame.index, t, shape.area, shape.length, lvm.confidence, view), strict=True
+                    ):
+                        rows[k].append(None if isinstance(v, float) and not math.isfinite(v) else v)
                 if args.masks:
                     masks.append(lvm.mask.astype(np.uint8))
                 if sink is not None:
@@ -239,7 +264,15 @@ def run(args: argparse.Namespace) -> int:
     if args.plot and keep_rows:
         from rtecho.cardiac.draw import beats_png
 
-        beats_png(args.plot, np.array(rows["time"]), np.array(rows["area"]), beats, clip_ef, units["area"], Path(str(args.source)).name)
+        beats_png(
+            args.plot,
+            np.array(rows["time"]),
+            np.array(rows["area"]),
+            beats,
+            clip_ef,
+            units["area"],
+            Path(str(args.source)).name,
+        )
     if args.masks:
         arr = np.stack(masks) if masks else np.zeros((0, 0, 0), np.uint8)
         np.savez_compressed(args.masks, masks=arr, frames=np.asarray(rows["index"], np.int64))

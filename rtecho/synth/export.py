@@ -138,7 +138,7 @@ def tracing_rows(file_name: str, cine: Cine) -> list[list]:
     if cine.es_index == cine.ed_index or not all(m.sum() >= 20 for m in masks):
         return []
     out = []
-    for frame, m in zip((cine.es_index, cine.ed_index), masks):
+    for frame, m in zip((cine.es_index, cine.ed_index), masks, strict=True):
         for x1, y1, x2, y2 in tracing_from_mask(m):
             out.append([file_name, f"{x1:.3f}", f"{y1:.3f}", f"{x2:.3f}", f"{y2:.3f}", int(frame)])
     return out

@@ -137,7 +137,9 @@ class EchoNetLayout:
         tpath = self.root / "VolumeTracings.csv"
         for p in (flist, tpath):
             if not p.is_file():
-                raise EchoNetError(f"{p} not found: an EchoNet-layout folder has FileList.csv and VolumeTracings.csv")
+                raise EchoNetError(
+                    f"{p} not found: an EchoNet-layout folder has FileList.csv and VolumeTracings.csv"
+                )
         traces = read_tracings(tpath)
         vdir = _video_dir(self.root)
         self.videos: list[EchoNetVideo] = []
@@ -172,12 +174,16 @@ class EchoNetLayout:
                     continue
                 self.videos.append(v)
         if missing:
-            raise EchoNetError(f"{len(missing)} video(s) of FileList.csv not found in {vdir}, e.g. {missing[0]}")
+            raise EchoNetError(
+                f"{len(missing)} video(s) of FileList.csv not found in {vdir}, e.g. {missing[0]}"
+            )
 
     def __len__(self) -> int:
         return len(self.videos)
 
-    def pairs(self, which: tuple[str, ...] = ("ED", "ES")) -> Iterator[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
+    def pairs(
+        self, which: tuple[str, ...] = ("ED", "ES")
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
         """``(frame uint8 as decoded, mask uint8 0/1 (H, W), info)`` at the traced ED and ES frames."""
         from rtecho.io import open_source
 
@@ -193,7 +199,9 @@ class EchoNetLayout:
                         break
             for f, kind in sorted(want.items()):
                 if f not in got:
-                    raise EchoNetError(f"{v.path}: traced frame {f} is beyond the video's {v.n_frames} frames")
+                    raise EchoNetError(
+                        f"{v.path}: traced frame {f} is beyond the video's {v.n_frames} frames"
+                    )
                 img = got[f]
                 if img.shape[:2] != v.size_hw:
                     raise EchoNetError(f"{v.path}: frame size {img.shape[:2]} != FileList's {v.size_hw}")

@@ -10,7 +10,9 @@ import numpy as np
 from rtecho.cardiac.ef import area_length_volume, ejection_fraction
 
 
-def build_threshold_segmenter(path: Path, size_hw: tuple[int, int] = (112, 112), threshold: float = 0.3) -> Path:
+def build_threshold_segmenter(
+    path: Path, size_hw: tuple[int, int] = (112, 112), threshold: float = 0.3
+) -> Path:
     """An ONNX 'LV segmenter' whose LV logit is ``20 (threshold - x)``: dark pixels are LV (x on 0..1)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper

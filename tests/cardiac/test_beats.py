@@ -19,7 +19,9 @@ def _curve(t: np.ndarray, rr: np.ndarray | float, ts_frac: float = 0.35) -> np.n
     k = np.searchsorted(edges, t, side="right") - 1
     p = (t - edges[k]) / (edges[k + 1] - edges[k])
     return np.where(
-        p < ts_frac, 0.5 * (1 + np.cos(np.pi * p / ts_frac)), 0.5 * (1 - np.cos(np.pi * (p - ts_frac) / (1 - ts_frac)))
+        p < ts_frac,
+        0.5 * (1 + np.cos(np.pi * p / ts_frac)),
+        0.5 * (1 - np.cos(np.pi * (p - ts_frac) / (1 - ts_frac))),
     )
 
 
@@ -131,7 +133,9 @@ def test_mask_jump_and_missing_lv_flags():
 
     def shape(i: int) -> LVShape:
         dx = 40.0 if i == 76 else 0.0  # one frame whose mask sits elsewhere
-        return LVShape(float(areas[i]), 70.0, np.ones(20), (50.0 + dx, 50.0), (50.0 + dx, 15.0), (50.0 + dx, 85.0), 1)
+        return LVShape(
+            float(areas[i]), 70.0, np.ones(20), (50.0 + dx, 50.0), (50.0 + dx, 15.0), (50.0 + dx, 85.0), 1
+        )
 
     tracker = BeatTracker()
     beats = []
@@ -160,7 +164,18 @@ def test_beat_event_dict_is_json_ready():
     t = np.arange(0, 4, 1 / 30)
     beats, _ = _run(_areas(_curve(t, 0.8)), t)
     d = beats[0].to_dict()
-    for key in ("ed_index", "es_index", "ed_time", "es_time", "eda", "esa", "edv_disc", "esv_disc", "ef", "quality"):
+    for key in (
+        "ed_index",
+        "es_index",
+        "ed_time",
+        "es_time",
+        "eda",
+        "esa",
+        "edv_disc",
+        "esv_disc",
+        "ef",
+        "quality",
+    ):
         assert key in d
     assert d["edv_disc"] is None  # an area with a length has no disc diameters
     assert math.isfinite(d["ef_area_length"]) and d["ef"] == d["ef_area_length"]

@@ -7,7 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from rtecho.cardiac import area_length_volume, disc_volume, ejection_fraction, largest_component, measure_lv, mean_ef
+from rtecho.cardiac import (
+    area_length_volume,
+    disc_volume,
+    ejection_fraction,
+    largest_component,
+    mean_ef,
+    measure_lv,
+)
 from rtecho.errors import FrameError
 
 
@@ -77,3 +84,17 @@ def test_ef_formulas():
     assert disc_volume(np.full(20, 2.0), 10.0) == pytest.approx(math.pi * 10.0)  # a cylinder r=1, h=10
     assert mean_ef([50, 60, float("nan"), 70, 80, 90, 100], last=5) == pytest.approx(80.0)
     assert mean_ef([]) is None
+
+
+def test_cardiac_runtime_imports_numpy_only():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, rtecho.cardiac, rtecho.cardiac.tracing, rtecho.cardiac.segment, rtecho.cardiac.score\n"
+        "heavy = ('torch', 'scipy', 'onnxruntime', 'av', 'cv2', 'matplotlib', 'pydicom', 'skimage')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ""

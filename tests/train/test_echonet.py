@@ -23,7 +23,9 @@ def export(tmp_path_factory):
     from rtecho.synth.export import generate_dataset
 
     out = tmp_path_factory.mktemp("echonet")
-    generate_dataset(out, ["A4C", "A2C"], 5, size_hw=(112, 112), seed=3, cine=True, progress=False, n_frames=24, fps=30.0)
+    generate_dataset(
+        out, ["A4C", "A2C"], 5, size_hw=(112, 112), seed=3, cine=True, progress=False, n_frames=24, fps=30.0
+    )
     # a user's copy has its own split: every 5th loop TEST (the export's i % 10 rule gives none for n=5)
     flist = out / "cines" / "FileList.csv"
     with open(flist, newline="") as fh:
@@ -125,7 +127,7 @@ def test_train_and_evaluate_a_segmenter_on_the_export(export):
     def dice(xs: np.ndarray, ys: np.ndarray) -> float:
         with torch.no_grad():
             pred = net(torch.from_numpy((xs - mu) / sd)).argmax(1).numpy()
-        return float(np.mean([_dice(p, t) for p, t in zip(pred, ys)]))
+        return float(np.mean([_dice(p, t) for p, t in zip(pred, ys, strict=True)]))
 
     before = dice(xte, yte)
     losses = []
