@@ -17,8 +17,6 @@ from rtecho.cardiac.beats import BeatEvent
 from rtecho.cardiac.lv import contour
 
 CONTOUR_RGB = (255, 220, 0)
-ED_RGB = (230, 60, 60)
-ES_RGB = (60, 140, 255)
 
 
 def _thick(edge: np.ndarray, radius: int) -> np.ndarray:
@@ -30,11 +28,8 @@ def _thick(edge: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
-def annotate_lv(
-    image: np.ndarray, mask: np.ndarray | None, lines: Sequence[str] = (), marker: str | None = None
-) -> np.ndarray:
-    """An RGB copy of ``image`` with the LV contour of ``mask`` and ``lines`` of text at the top left;
-    ``marker`` ("ED"/"ES") colours the contour on the frames where a beat's ED or ES was found."""
+def annotate_lv(image: np.ndarray, mask: np.ndarray | None, lines: Sequence[str] = ()) -> np.ndarray:
+    """An RGB copy of ``image`` with the LV contour of ``mask`` and ``lines`` of text at the top left."""
     from rtecho.viz.font import auto_scale, draw_text, text_size
 
     canvas = np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image.copy()
@@ -43,8 +38,7 @@ def annotate_lv(
         edge = contour(mask)
         if max(h, w) >= 300:
             edge = _thick(edge, 1)
-        color = {"ED": ED_RGB, "ES": ES_RGB}.get(marker or "", CONTOUR_RGB)
-        canvas[edge] = color
+        canvas[edge] = CONTOUR_RGB
     scale = auto_scale(h)
     y = 2
     for text in lines:

@@ -112,17 +112,18 @@ def _messages(n: int, n_lv: int, duration: float, beats: list, views: Counter, t
     if n == 0:
         return ["the source gave no frames"]
     non_apical = {v: c for v, c in views.items() if v not in APICAL_VIEWS}
-    if views and sum(non_apical.values()) > 0.5 * sum(views.values()):
+    apical = not (views and sum(non_apical.values()) > 0.5 * sum(views.values()))
+    if not apical:
         top = max(non_apical, key=non_apical.get)
         msgs.append(
             f"not an apical view: {top} in {non_apical[top]} of {n} frames; EF is measured in apical views "
             "(A4C, A2C, A3C, A5C) only (pass --view if the classifier is wrong)"
         )
-    if n_lv == 0:
+    if n_lv == 0 and apical:
         msgs.append("no LV found in any frame (is this an apical view, and --model an LV segmenter?)")
     elif n_lv < 0.5 * n:
         msgs.append(f"LV found in only {n_lv} of {n} frames")
-    if not beats and n_lv:
+    if not beats and n_lv and apical:
         msgs.append(
             f"no complete beat (ED then ES) in {n} frames, {duration:.2f} s: shorter than one beat, "
             "or no contraction seen"
@@ -216,8 +217,11 @@ def run(args: argparse.Namespace) -> int:
                     lines.append(f"HR {hr:.0f}" if hr else "HR --")
                     if view is not None and view not in APICAL_VIEWS:
                         lines.append(f"{view}: not apical")
-                    mark = "ES" if any(b.es_index == frame.index for b in new) else None
-                    sink.write(frame, None, annotate_lv(frame.image, lvm.mask, lines, mark))  # type: ignore[arg-type]
+                    if beats:
+                        last = beats[-1]
+                        tag = ",".join(last.quality).replace("_", " ")
+                        lines.append(f"beat {len(beats)}: {_fmt(last.ef, 0)}%" + (f" ({tag})" if tag else ""))
+                    sink.write(frame, None, annotate_lv(frame.image, lvm.mask, lines))  # type: ignore[arg-type]
             beats += tracker.flush()
         finally:
             if sink is not None:
