@@ -167,6 +167,9 @@ def run(args: argparse.Namespace) -> int:
         if spacing
         else {"area": "px2", "length": "px", "volume": "px3"}
     )
+    if info.live and args.max_frames is None and (args.json or args.plot or args.masks):
+        source.close()
+        raise RtechoError("--json, --plot and --masks keep every frame of a live source: add --max-frames N")
     keep_rows = not info.live or bool(args.json or args.plot or args.masks)
     tracker = BeatTracker(spacing=spacing)
     beats: list = []
