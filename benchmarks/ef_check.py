@@ -141,6 +141,7 @@ def _stats(rows: list[dict]) -> dict:
     ea = [e for r in rows for e in r["beat_err_al"]]
     cd = [r["clip_ef_disc"] - r["ef_true"] for r in rows if r["clip_ef_disc"] is not None]
     ca = [r["clip_ef_area_length"] - r["ef_true"] for r in rows if r["clip_ef_area_length"] is not None]
+    good = [b["ef_disc"] - r["ef_true"] for r in rows for b in r["beats"] if not b["quality"]]
     lags = [b["lag_ms"] for r in rows for b in r["beats"]]
     flagged = sum(1 for r in rows for b in r["beats"] if b["quality"])
     nb = sum(len(r["beats"]) for r in rows)
@@ -159,6 +160,7 @@ def _stats(rows: list[dict]) -> dict:
         "beats_emitted": nb,
         "beat_ef_mae_disc": mae(ed),
         "beat_ef_mae_area_length": mae(ea),
+        "beat_ef_mae_disc_unflagged": mae(good),
         "beat_ef_bias_disc": round(float(np.mean(ed)), 3) if ed else None,
         "clip_ef_mae_disc": mae(cd),
         "clip_ef_mae_area_length": mae(ca),
@@ -177,6 +179,14 @@ def summarise(rows: list[dict]) -> dict:
         for g in ("regular", "dropped", "irregular"):
             out[f"{sim}_{g}"] = _stats([r for r in rows if r["sim"] == sim and r["group"] == g])
     return {"summary": out, "rows": rows}
+
+
+def resummarise(path: Path) -> dict:
+    """Recompute the summary of a results file from its rows (after a change to the statistics)."""
+    res = json.loads(path.read_text())
+    res["summary"] = summarise(res["rows"])["summary"]
+    path.write_text(json.dumps(res, indent=1, default=float))
+    return res
 
 
 def main(argv: list[str] | None = None) -> int:
