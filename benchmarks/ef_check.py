@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rtecho.cardiac import measure_lv, track_clip
+from rtecho.cardiac import TrackerConfig, measure_lv, track_clip
 from rtecho.cardiac.score import score_beats
 
 SEED = 20261201
@@ -77,7 +77,7 @@ def _clip(sim: str, k: int, group: str):
     return c, c.lv_masks[j], c.volumes[j], idx, t, fps, hr
 
 
-def run(n_per_group: int) -> dict:
+def run(n_per_group: int, smooth_s: float = 0.0) -> dict:
     rows = []
     for sim in ("v1", "v2"):
         for gi, group in enumerate(("regular", "dropped", "irregular")):
@@ -87,7 +87,7 @@ def run(n_per_group: int) -> dict:
                 t0 = time.perf_counter()
                 shapes = [measure_lv(mm) for mm in masks]
                 t1 = time.perf_counter()
-                beats, tracker = track_clip(shapes, t, indices=idx)
+                beats, tracker = track_clip(shapes, t, indices=idx, config=TrackerConfig(smooth_s=smooth_s))
                 t2 = time.perf_counter()
                 sc = score_beats([(b.ed_index, b.es_index) for b in beats], volumes)
                 per = [
@@ -194,10 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--n", type=int, default=20, help="cines per simulator and group (default 20: 120 in all)"
     )
+    ap.add_argument("--smooth", type=float, default=0.0, help="tracker smoothing +-S s (rtecho ef uses 0.05)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     t0 = time.time()
-    res = run(args.n)
+    res = run(args.n, args.smooth)
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
     res["meta"] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -205,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg": load,
         "machine": platform.machine(),
         "masks": "true simulator masks (masks_only)",
+        "smooth_s": args.smooth,
     }
     out = args.out or Path("benchmarks/results") / f"ef-{datetime.now(timezone.utc):%Y%m%d}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -18,13 +18,14 @@ by discs (:mod:`rtecho.cardiac.ef`), EF, heart rate and quality flags:
 - ``low_confidence``: the segmenter's mean confidence at ED or ES below ``min_confidence``;
 - ``foreshortened``: the ED long axis is shorter than ``0.85`` of the longest ED axis since the last
   reset, or the ES axis shorter than ``0.7`` of the ED axis (the plane slipped off the apex);
-- ``view_change``: the view label changed inside the beat (only when ``reset_on_view_change=False``);
+- ``view_change``: more than a third of the beat's frames had another view label than its ED frame;
 - ``mask_jump``: between two frames of the beat the area changed by more than ``max_area_jump`` or the
   centroid moved more than ``max_centroid_jump`` long axes;
 - ``lv_missing``: a frame of the beat had no LV.
 
 The running EF averages the last ``<= 5`` beats without flags. A non-apical view resets and pauses the
-tracker (the classifier gates it); so does a change of view, an LV absent for ``max_missing_s`` or a gap
+tracker (the classifier gates it), a change of view resets it (each once the new label has lasted
+``view_hold_s``: a flicker of the classifier does neither); so does an LV absent for ``max_missing_s`` or a gap
 in time longer than ``max_gap_s``.
 
 >>> import numpy as np
@@ -96,6 +97,9 @@ class BeatTracker:
         self.frames = 0
         self._last_t: float | None = None
         self._s = _State()
+        self.view: str | None = None  # the accepted view (a new label counts after view_hold_s)
+        self._cand: str | None = None
+        self._cand_since = 0.0
 
     # ---- public state -------------------------------------------------------------------------
     @property
@@ -148,16 +152,9 @@ class BeatTracker:
         self._last_t = t
         self.frames += 1
         shape = self._shape(mask_or_area, length)
-        if view is not None and view not in APICAL_VIEWS:
-            if s.samples or s.pending:
-                self.reset(f"frame {frame_index}: view {view} is not apical; beats paused")
-            self._s.view = view
+        if not self._view_ok(view, t, frame_index):
             return []
-        changed = view is not None and s.view is not None and view != s.view and s.view in APICAL_VIEWS
-        if changed and cfg.reset_on_view_change:
-            self.reset(f"frame {frame_index}: view changed {s.view} -> {view}; tracker reset")
-            s = self._s
-        s.view = view if view is not None else s.view
+        s = self._s
         if gap is not None and gap > cfg.max_gap_s and (s.samples or s.pending):
             self.reset(f"frame {frame_index}: {gap:.2f} s without frames; tracker reset")
             s = self._s
@@ -169,12 +166,34 @@ class BeatTracker:
             return []
         missed = s.missing_since is not None
         s.missing_since = None
-        smp = _Sample(frame_index, t, shape.area, shape, confidence, view, missing_before=missed)
+        smp = _Sample(frame_index, t, shape.area, shape, confidence, view or self.view, missing_before=missed)
         s.pending.append(smp)
         out: list[BeatEvent] = []
         while s.pending and (t - s.pending[0].t >= cfg.smooth_s):
             out += self._advance(s.pending.popleft())
         return out
+
+    def _view_ok(self, view: str | None, t: float, i: int) -> bool:
+        """Accept a new view label once it has lasted ``view_hold_s``; True when beats are tracked."""
+        cfg = self.config
+        if view is None or view == self.view:
+            self._cand = None
+        elif self.view is None:
+            self.view = view
+            if view not in APICAL_VIEWS:
+                self.notes.append(f"frame {i}: view {view} is not apical; beats paused")
+        else:
+            if self._cand != view:
+                self._cand, self._cand_since = view, t
+            if t - self._cand_since >= cfg.view_hold_s:
+                old, self.view, self._cand = self.view, view, None
+                if view not in APICAL_VIEWS:
+                    self.reset(f"frame {i}: view {view} is not apical; beats paused")
+                elif old not in APICAL_VIEWS:
+                    self.reset(f"frame {i}: view {view}; beats resume")
+                elif cfg.reset_on_view_change:
+                    self.reset(f"frame {i}: view changed {old} -> {view}; tracker reset")
+        return self.view is None or self.view in APICAL_VIEWS
 
     def flush(self) -> list[BeatEvent]:
         """End of clip: feed the samples still waiting for their smoothing window, then confirm the last
@@ -304,7 +323,7 @@ class BeatTracker:
             s.max_ed_length = max(s.max_ed_length, a.length)
             if a.length < 0.85 * s.max_ed_length or (math.isfinite(b.length) and b.length < 0.7 * a.length):
                 flags.append("foreshortened")
-        if len({x.view for x in inside}) > 1:
+        if inside and sum(x.view is not None and x.view != ed.view for x in inside) > len(inside) / 3:
             flags.append("view_change")
         if _jumped(inside, cfg):
             flags.append("mask_jump")

@@ -96,3 +96,28 @@ def beats_png(
     path = Path(path)
     fig.savefig(path)
     return path
+
+
+def _fit_height(image: np.ndarray, height: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    rows = np.minimum((np.arange(height) * h / height).astype(int), h - 1)
+    width = max(1, round(w * height / h))
+    cols = np.minimum((np.arange(width) * w / width).astype(int), w - 1)
+    return image[rows][:, cols]
+
+
+def contact_sheet(tiles: Sequence[tuple[np.ndarray, np.ndarray, str]], height: int = 240) -> np.ndarray:
+    """One RGB image of ``(image, mask, label)`` tiles, two per row (a beat's ED and ES), contours drawn."""
+    drawn = [_fit_height(annotate_lv(img, m, [label]), height) for img, m, label in tiles]
+    if not drawn:
+        return np.zeros((height, height, 3), np.uint8)
+    w = max(d.shape[1] for d in drawn)
+    rows = []
+    for k in range(0, len(drawn), 2):
+        pair = drawn[k : k + 2]
+        row = np.zeros((height, 2 * w + 4, 3), np.uint8)
+        for j, d in enumerate(pair):
+            row[:, j * (w + 4) : j * (w + 4) + d.shape[1]] = d
+        rows.append(row)
+    gap = np.zeros((4, rows[0].shape[1], 3), np.uint8)
+    return np.concatenate([x for r in rows for x in (r, gap)][:-1])

@@ -75,4 +75,5 @@ class TrackerConfig:
     max_gap_s: float = 0.5
     last_beats: int = 5
     reset_on_view_change: bool = True
+    view_hold_s: float = 0.5
     history: int = 256

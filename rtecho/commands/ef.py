@@ -37,6 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--spacing-mm", type=float, default=None, help="pixel size in mm (default: from DICOM, else px)"
     )
+    p.add_argument(
+        "--smooth", type=float, default=0.05, help="smooth the area curve over +-S seconds (default 0.05)"
+    )
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames (devices)")
     p.add_argument(
         "--json", default=None, metavar="OUT", help="write beats, clip EF and per-frame areas as JSON"
@@ -46,6 +49,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--out", default=None, metavar="OUT.mp4", help="write the video with LV contour and EF readout"
+    )
+    p.add_argument(
+        "--sheet", default=None, metavar="OUT.png", help="contact sheet of the beats' ED/ES frames"
     )
     p.add_argument(
         "--masks", default=None, metavar="OUT.npz", help="write masks (T,H,W) uint8 and frame indices"
@@ -138,7 +144,7 @@ def _messages(n: int, n_lv: int, duration: float, beats: list, views: Counter, t
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from rtecho.cardiac import BeatTracker, measure_lv
+    from rtecho.cardiac import BeatTracker, TrackerConfig, measure_lv
     from rtecho.cardiac.beats import APICAL_VIEWS
     from rtecho.cardiac.draw import annotate_lv
     from rtecho.cardiac.segment import LVSegmenter
@@ -171,13 +177,16 @@ def run(args: argparse.Namespace) -> int:
         source.close()
         raise RtechoError("--json, --plot and --masks keep every frame of a live source: add --max-frames N")
     keep_rows = not info.live or bool(args.json or args.plot or args.masks)
-    tracker = BeatTracker(spacing=spacing)
+    # one acquisition: apical labels count as one view (no reset when the classifier wavers between them)
+    tracker = BeatTracker(TrackerConfig(smooth_s=args.smooth, reset_on_view_change=False), spacing=spacing)
     beats: list = []
     rows: dict[str, list] = {"index": [], "time": [], "area": [], "length": [], "confidence": [], "view": []}
     masks: list[np.ndarray] = []
     views: Counter = Counter()
     sink = None
     n = n_lv = 0
+    recent: deque = deque(maxlen=int(fps * 3) + 8)  # (index, image, mask) for the ED/ES sheet
+    tiles: list = []
     last_t = None
     with engine, source:
         seg = LVSegmenter(engine, ultrasound=not args.no_ultrasound)
@@ -197,18 +206,25 @@ def run(args: argparse.Namespace) -> int:
                 t = frame.timestamp if last_t is None or frame.timestamp > last_t else last_t + 1.0 / fps
                 last_t = t
                 lvm = seg.segment(frame.image)
-                view = args.view or (check(frame.image, seg.sector) if check else None)
-                if view is not None:
-                    views[view] += 1
+                raw = args.view or (check(frame.image, seg.sector) if check else None)
+                view = raw
+                if raw is not None:
+                    views[raw] += 1
+                    apical = Counter({k: c for k, c in views.items() if k in APICAL_VIEWS})
+                    if raw in apical:  # one acquisition: apical labels flickering is not a view change
+                        view = apical.most_common(1)[0][0]
                 shape = measure_lv(lvm.mask, spacing)
                 n_lv += not shape.empty
                 new = tracker.update(
                     shape, None, frame.index, t, view, None if shape.empty else lvm.confidence
                 )
                 beats += new
+                if args.sheet:
+                    recent.append((frame.index, frame.image, lvm.mask))
+                    tiles += _tiles(new, recent, len(beats) - len(new), len(tiles))
                 if keep_rows:
                     for k, v in zip(
-                        rows, (frame.index, t, shape.area, shape.length, lvm.confidence, view), strict=True
+                        rows, (frame.index, t, shape.area, shape.length, lvm.confidence, raw), strict=True
                     ):
                         rows[k].append(None if isinstance(v, float) and not math.isfinite(v) else v)
                 if args.masks:
@@ -225,7 +241,10 @@ def run(args: argparse.Namespace) -> int:
                         tag = ",".join(last.quality).replace("_", " ")
                         lines.append(f"beat {len(beats)}: {_fmt(last.ef, 0)}%" + (f" ({tag})" if tag else ""))
                     sink.write(frame, None, annotate_lv(frame.image, lvm.mask, lines))  # type: ignore[arg-type]
-            beats += tracker.flush()
+            tail = tracker.flush()
+            beats += tail
+            if args.sheet:
+                tiles += _tiles(tail, recent, len(beats) - len(tail), len(tiles))
         finally:
             if sink is not None:
                 sink.close()
@@ -280,10 +299,28 @@ def run(args: argparse.Namespace) -> int:
             units["area"],
             Path(str(args.source)).name,
         )
+    if args.sheet:
+        from matplotlib.image import imsave
+
+        from rtecho.cardiac.draw import contact_sheet
+
+        imsave(args.sheet, contact_sheet(tiles))
     if args.masks:
         arr = np.stack(masks) if masks else np.zeros((0, 0, 0), np.uint8)
         np.savez_compressed(args.masks, masks=arr, frames=np.asarray(rows["index"], np.int64))
     return 0
+
+
+def _tiles(new: list, recent: deque, first: int, have: int, most: int = 20) -> list:
+    """Sheet tiles (image, mask, label) of the ED and ES frames of newly found beats (at most ``most``)."""
+    out = []
+    frames = {i: (img, m) for i, img, m in recent}
+    for k, b in enumerate(new, first + 1):
+        for kind, idx in (("ED", b.ed_index), ("ES", b.es_index)):
+            if idx in frames and have + len(out) < most:
+                img, m = frames[idx]
+                out.append((img, m, f"beat {k} {kind} #{idx} EF {_fmt(b.ef, 0)}"))
+    return out
 
 
 def _json_default(x: Any) -> Any:

@@ -39,6 +39,7 @@ def test_ef_on_a_dicom_cine(tmp_path, seg, capsys):
         [
             "ef", str(src), "--model", str(seg), "--view", "A4C", "--json", str(out),
             "--plot", str(tmp_path / "ef.png"), "--masks", str(tmp_path / "m.npz"), "--out", str(tmp_path / "a.mp4"),
+            "--sheet", str(tmp_path / "sheet.png"),
         ]
     )  # fmt: skip
     assert rc == 0
@@ -62,6 +63,10 @@ def test_ef_on_a_dicom_cine(tmp_path, seg, capsys):
     inter = (m["masks"].astype(bool) & dark).sum() / dark.sum()
     assert inter > 0.95  # the mask maps back onto the source frame's pixels
     assert (tmp_path / "ef.png").stat().st_size > 10_000 and (tmp_path / "a.mp4").stat().st_size > 1000
+    from matplotlib.image import imread
+
+    sheet = imread(tmp_path / "sheet.png")
+    assert sheet.shape[0] >= 240 * 5  # five beats, a row (ED, ES) each
 
 
 def test_ef_on_an_avi_without_csv(tmp_path, seg):
