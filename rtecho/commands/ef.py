@@ -319,7 +319,7 @@ def _tiles(new: list, recent: deque, first: int, have: int, most: int = 20) -> l
         for kind, idx in (("ED", b.ed_index), ("ES", b.es_index)):
             if idx in frames and have + len(out) < most:
                 img, m = frames[idx]
-                out.append((img, m, f"beat {k} {kind} #{idx} EF {_fmt(b.ef, 0)}"))
+                out.append((img, m, f"{k} {kind} #{idx}" + (f" EF {_fmt(b.ef, 0)}" if kind == "ES" else "")))
     return out
 
 
