@@ -22,6 +22,7 @@ import csv
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -58,16 +59,17 @@ class EchoNetVideo:
     def traced(self) -> bool:
         return len(self.tracings) >= 2
 
+    @cached_property
     def _by_area(self) -> list[int]:
         return sorted(self.tracings, key=lambda f: mask_from_tracing(self.tracings[f], self.size_hw).sum())
 
     @property
     def ed_frame(self) -> int:
-        return self._by_area()[-1]
+        return self._by_area[-1]
 
     @property
     def es_frame(self) -> int:
-        return self._by_area()[0]
+        return self._by_area[0]
 
     def tracing_ef(self) -> tuple[float, float, float]:
         """``(EDV, ESV, EF)`` by the method of discs over the ED and ES tracings (px³, px³, percent)."""
