@@ -143,3 +143,33 @@ def test_train_and_evaluate_a_segmenter_on_the_export(export):
     after = dice(xte, yte)
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
     assert after > max(before + 0.3, 0.5), (before, after)
+
+
+def test_echonet_release_layout_videos_folder_and_ed_first(tmp_path, export):
+    """EchoNet's own layout: Videos/, FileList without extensions or extra columns, ED traced first."""
+    import shutil
+
+    (tmp_path / "Videos").mkdir()
+    with open(export / "FileList.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))[:3]
+    cols = ["FileName", "EF", "ESV", "EDV", "FrameHeight", "FrameWidth", "FPS", "NumberOfFrames", "Split"]
+    with open(tmp_path / "FileList.csv", "w", newline="") as fh:
+        wr = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+        wr.writeheader()
+        wr.writerows(rows)
+    traces = read_tracings(export / "VolumeTracings.csv")
+    with open(tmp_path / "VolumeTracings.csv", "w", newline="") as fh:
+        wr = csv.writer(fh)
+        wr.writerow(["FileName", "X1", "Y1", "X2", "Y2", "Frame"])
+        for r in rows:
+            shutil.copy(export / f"{r['FileName']}.avi", tmp_path / "Videos")
+            frames = traces[f"{r['FileName']}.avi"]
+            for f in sorted(frames, key=lambda k: k != int(r["EDFrame"])):  # ED listed first
+                for line in frames[f]:
+                    wr.writerow([f"{r['FileName']}.avi", *line, f])
+    ds = EchoNetLayout(tmp_path)
+    assert len(ds) == 3
+    for v, r in zip(ds.videos, rows, strict=True):
+        assert v.path.parent.name == "Videos"
+        assert v.ed_frame == int(r["EDFrame"]) and v.es_frame == int(r["ESFrame"])
+        assert abs(v.tracing_ef()[2] - v.ef) < 6.0
