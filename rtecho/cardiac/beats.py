@@ -4,7 +4,8 @@ End-diastole (ED) is a maximum of the cavity area, end-systole (ES) the next min
 a hysteresis ("zigzag") tracker over time, not frame counts, so dropped frames and irregular rhythm only
 change the sampling of the curve:
 
-- the area is optionally smoothed by a centred moving average over ``+-smooth_s`` seconds;
+- the area is smoothed by a centred moving average over ``+-smooth_s`` seconds (0.05: a segmenter's
+  frame-to-frame jitter otherwise picks the extreme frame and biases EF upwards);
 - a running extreme is confirmed when the area has moved ``h`` away from it, with
   ``h = max(hysteresis * (max - min), floor * max)`` over the last ``window_s`` seconds: an extreme is
   reported at most ``h`` of travel (a fraction of a beat) plus ``smooth_s`` after it happened;
@@ -64,6 +65,10 @@ class _Sample:
     view: str | None
     smooth: float = math.nan
     missing_before: bool = False
+    v_al: float = math.nan  # this frame's volumes, then (after smoothing) their window means
+    v_disc: float = math.nan
+    sm_al: float = math.nan
+    sm_disc: float = math.nan
 
 
 @dataclass
@@ -167,6 +172,8 @@ class BeatTracker:
         missed = s.missing_since is not None
         s.missing_since = None
         smp = _Sample(frame_index, t, shape.area, shape, confidence, view or self.view, missing_before=missed)
+        smp.v_al = area_length_volume(shape.area, shape.length)
+        smp.v_disc = disc_volume(shape.diameters, shape.length) if shape.diameters.size else math.nan
         s.pending.append(smp)
         out: list[BeatEvent] = []
         while s.pending and (t - s.pending[0].t >= cfg.smooth_s):
@@ -233,17 +240,21 @@ class BeatTracker:
             area, ln, np.zeros(0), (math.nan, math.nan), (math.nan, math.nan), (math.nan, math.nan), 1
         )
 
-    def _smooth(self, smp: _Sample) -> float:
+    def _smooth(self, smp: _Sample) -> None:
+        """Window means over ``+-smooth_s`` of the area (for detection) and of both volumes (for EF)."""
         h = self.config.smooth_s
-        if h <= 0:
-            return smp.area
-        near = [x.area for x in list(self._s.samples)[-64:] if smp.t - x.t <= h]
-        near += [x.area for x in self._s.pending if x.t - smp.t <= h]
-        return float(np.mean(near + [smp.area]))
+        near = [smp]
+        if h > 0:
+            near += [x for x in list(self._s.samples)[-64:] if smp.t - x.t <= h]
+            near += [x for x in self._s.pending if x.t - smp.t <= h]
+        smp.smooth = float(np.mean([x.area for x in near]))
+        for key, out in (("v_al", "sm_al"), ("v_disc", "sm_disc")):
+            vals = [getattr(x, key) for x in near if math.isfinite(getattr(x, key))]
+            setattr(smp, out, float(np.mean(vals)) if vals else math.nan)
 
     def _advance(self, smp: _Sample) -> list[BeatEvent]:
         cfg, s = self.config, self._s
-        smp.smooth = self._smooth(smp)
+        self._smooth(smp)
         s.samples.append(smp)
         while s.samples and smp.t - s.samples[0].t > cfg.window_s + 2.0 / cfg.min_bpm * 60.0:
             s.samples.popleft()
@@ -329,15 +340,15 @@ class BeatTracker:
             flags.append("mask_jump")
         if any(x.missing_before for x in inside[1:]):
             flags.append("lv_missing")
-        edv_al, esv_al = area_length_volume(a.area, a.length), area_length_volume(b.area, b.length)
-        edv_d, esv_d = disc_volume(a.diameters, a.length), disc_volume(b.diameters, b.length)
+        edv_al, esv_al = ed.sm_al, es.sm_al  # window means: one frame's segmentation noise averages out
+        edv_d, esv_d = ed.sm_disc, es.sm_disc
         return BeatEvent(
             ed_index=ed.index,
             es_index=es.index,
             ed_time=ed.t,
             es_time=es.t,
-            eda=a.area,
-            esa=b.area,
+            eda=ed.smooth,
+            esa=es.smooth,
             ed_length=a.length,
             es_length=b.length,
             edv_area_length=edv_al,

@@ -64,7 +64,7 @@ class TrackerConfig:
     hysteresis: float = 0.3
     floor: float = 0.02
     window_s: float = 2.5
-    smooth_s: float = 0.0
+    smooth_s: float = 0.05
     min_systole_s: float = 0.1
     max_systole_s: float = 0.8
     min_shortening: float = 0.03
