@@ -7,6 +7,9 @@ Layout of :func:`generate_dataset`::
     OUT/cines/masks/NAME.npz                  lv_masks (N,H,W) bool, ed_index, es_index, volumes, landmarks
     OUT/cines/FileList.csv                    EchoNet-style: FileName, View, EF, ESV, EDV, FrameHeight,
                                               FrameWidth, FPS, NumberOfFrames, HeartRate, EDFrame, ESFrame, Split
+    OUT/cines/VolumeTracings.csv              EchoNet-style: FileName (with suffix), X1, Y1, X2, Y2, Frame: per
+                                              apical cine, the ES then the ED frame, each a long axis + 20 chords
+                                              traced on the true LV mask (rtecho.cardiac.tracing)
     OUT/contact_sheet.png                     one still per view, labelled
 """
 
@@ -121,6 +124,26 @@ def write_cine(out_dir: Path, name: str, cine: Cine, formats: Sequence[str]) -> 
     )
 
 
+APICAL = ("A2C", "A3C", "A4C", "A5C")
+
+
+def tracing_rows(file_name: str, cine: Cine) -> list[list]:
+    """``VolumeTracings.csv`` rows of an apical cine: the ES then the ED frame (EchoNet's reader takes the
+    last traced frame as the large one), 21 lines each; none for other views or an empty mask."""
+    from rtecho.cardiac.tracing import tracing_from_mask
+
+    if cine.view not in APICAL:
+        return []
+    masks = [cine.lv_masks[cine.es_index], cine.lv_masks[cine.ed_index]]
+    if cine.es_index == cine.ed_index or not all(m.sum() >= 20 for m in masks):
+        return []
+    out = []
+    for frame, m in zip((cine.es_index, cine.ed_index), masks, strict=True):
+        for x1, y1, x2, y2 in tracing_from_mask(m):
+            out.append([file_name, f"{x1:.3f}", f"{y1:.3f}", f"{x2:.3f}", f"{y2:.3f}", int(frame)])
+    return out
+
+
 def _split(i: int) -> str:
     return "TEST" if i % 10 == 9 else "VAL" if i % 10 == 8 else "TRAIN"
 
@@ -176,12 +199,14 @@ def generate_dataset(
         cdir = out / "cines"
         cdir.mkdir(parents=True, exist_ok=True)
         rows = []
+        traces: list[list] = []
         it = tqdm(jobs, desc="synth cines", unit="loop") if tqdm else jobs
         for v, i in it:
             rng = np.random.default_rng([int(seed), 2, views.index(v), i])
             c = cine_fn(v, rng, n_frames=n_frames, fps=fps, size_hw=size)
             name = f"SYN_{v}_{i:06d}"
             write_cine(cdir, name, c, formats)
+            traces += tracing_rows(f"{name}.{formats[0]}" if formats else name, c)
             rows.append(
                 [
                     name,
@@ -219,6 +244,10 @@ def generate_dataset(
                 ]
             )
             wr.writerows(rows)
+        with open(cdir / "VolumeTracings.csv", "w", newline="") as fh:
+            wr = csv.writer(fh)
+            wr.writerow(["FileName", "X1", "Y1", "X2", "Y2", "Frame"])
+            wr.writerows(traces)
     from rtecho.synth.contact import contact_sheet
 
     write_png(out / "contact_sheet.png", contact_sheet(seed=seed, size_hw=size, views=views, sim=sim))
