@@ -9,7 +9,7 @@ Held-out cines: seeds 900000.. (training draws 100000.. and validation 200000..)
 :class:`rtecho.runtime.preprocess.Preprocessor` with the model's card, the engine comes from
 :func:`rtecho.runtime.load_engine`, and the logit difference ``LV - background`` is resized back to
 the crop (the same antialiased bilinear resize) and thresholded at 0 in the source frame
-(:func:`mask_to_source`). Dice is against the simulator's source-resolution mask.
+(:func:`rtecho.runtime.masks.mask_to_source`). Dice is against the simulator's source-resolution mask.
 
 Latency: ``engine.infer`` on one preprocessed frame, ``--runs`` times after 50 warm-up runs, at 1
 ORT thread and at rtecho's default threads; and the whole per-frame path (preprocess + infer +
@@ -28,20 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rtecho.runtime.masks import mask_to_source
+
 HELDOUT_BASE = 900_000
-
-
-def mask_to_source(
-    logits: np.ndarray, roi: tuple[int, int, int, int], frame_hw: tuple[int, int]
-) -> np.ndarray:
-    """(2, h, w) logits of a crop ``roi`` = (top, left, height, width) -> bool mask of the source frame."""
-    from rtecho.runtime.preprocess import resize
-
-    top, left, hh, ww = roi
-    d = resize(np.ascontiguousarray(logits[1] - logits[0]), (hh, ww))
-    out = np.zeros(frame_hw, bool)
-    out[top : top + hh, left : left + ww] = d > 0
-    return out
 
 
 def heldout(n: int, cache: Path | None) -> dict[str, np.ndarray]:

@@ -78,6 +78,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--time-limit", type=float, metavar="MIN", help="segmentation: stop after MIN minutes")
     p.add_argument("--export", metavar="ONNX", help="segmentation: export the best checkpoint with its card")
+    p.add_argument("--int8", action="store_true", help="segmentation: with --export, also an INT8 variant")
 
 
 def run(args: argparse.Namespace) -> int:
