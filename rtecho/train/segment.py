@@ -234,10 +234,12 @@ def fit_segmenter(
     seed: int = 0,
     time_limit_s: float | None = None,
     log: Any = print,
+    best: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train with AdamW, linear warm-up then cosine decay; keeps ``OUT/best.pt`` (best val Dice) and
     ``OUT/log.jsonl``. The schedule runs over ``epochs`` or, with ``time_limit_s``, over that wall time
-    (``lr(f) = lr * min(1, f / 0.05) * (1 + cos(pi f)) / 2``, ``f`` the elapsed fraction), whichever ends first."""
+    (``lr(f) = lr * min(1, f / 0.05) * (1 + cos(pi f)) / 2``, ``f`` the elapsed fraction), whichever ends first.
+    ``best``: the row of an earlier run's best checkpoint (a warm start keeps it unless it is beaten)."""
     import torch
 
     out = Path(out)
@@ -251,7 +253,7 @@ def fit_segmenter(
     per_epoch = max(1, n // batch_size)
     steps = epochs * per_epoch
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    best: dict[str, Any] = {"dice": -1.0}
+    best = dict(best) if best else {"dice": -1.0}
     t0 = time.monotonic()
     step, done = 0, False
 
@@ -361,7 +363,8 @@ def export_int8(onnx_path: str | Path, images: np.ndarray, n: int = 64) -> Path:
 
 
 def run_command(args: Any) -> int:
-    """``rtecho train MODEL --task segmentation (--synth N_CINES | --data FILE.npz) [--export ONNX]``."""
+    """``rtecho train MODEL --task segmentation (--synth N_CINES | --data FILE.npz) [--export ONNX]``;
+    ``--resume`` warm-starts from ``OUT/best.pt`` with a fresh schedule."""
     import torch
 
     from rtecho.models import create_model
@@ -377,6 +380,14 @@ def run_command(args: Any) -> int:
         raise ModelError(f"model {args.model!r} is a {cfg.task} model; --task segmentation needs lvseg_*")
     out = Path(args.out or f"runs/{args.model}")
     quiet = print if not args.quiet else (lambda *_a, **_k: None)
+    if args.resume:  # warm start from OUT/best.pt with a fresh schedule (--lr sets its peak)
+        from rtecho.models import load_weights
+
+        load_weights(model, torch.load(out / "best.pt", weights_only=True)["model"])
+        quiet(f"warm start from {out / 'best.pt'}")
+        previous = json.loads((out / "best.json").read_text()) if (out / "best.json").exists() else None
+    else:
+        previous = None
     if args.data:
         train = load_seg_set(args.data)
         train_from = int(train["seeds"][0])
@@ -401,6 +412,7 @@ def run_command(args: Any) -> int:
         seed=args.seed,
         time_limit_s=None if args.time_limit is None else 60.0 * args.time_limit,
         log=quiet,
+        best=previous,
     )
     print(
         f"{args.model}: best val Dice {best['dice']:.4f} (ED {best['dice_ed']:.4f}, ES {best['dice_es']:.4f}) "
