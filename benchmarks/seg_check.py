@@ -249,6 +249,22 @@ def contact_sheet(model: str, out: Path, n: int = 6) -> list[dict]:
     return summary
 
 
+def reference_latency(model: str, runs: int) -> dict:
+    """A classifier's ``infer`` p50/p99 at 1 thread, measured in the same run (load changes ms, not ratios)."""
+    from rtecho.runtime import load_engine
+
+    with load_engine(model, threads=1) as engine:
+        x = np.zeros((1, *engine.input_shape), np.float32)
+        for _ in range(50):
+            engine.infer(x)
+        ts = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            engine.infer(x)
+            ts.append(time.perf_counter() - t0)
+    return _stats(ts)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("models", nargs="+", help="ONNX files with cards (e.g. engines/lvseg_unet.onnx)")
@@ -258,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--int8", action="store_true", help="also check each model's int8 variant")
     p.add_argument("--write-card", action="store_true", help="put the held-out Dice into each card")
     p.add_argument("--out-dir", default="benchmarks/results")
+    p.add_argument(
+        "--reference", default="darts2", help="classifier timed in the same run, for ratios ('' for none)"
+    )
     p.add_argument(
         "--sheet", metavar="PNG", help="contact sheet of the first model on pydicom's real A4C cines"
     )
@@ -269,6 +288,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     data = heldout(args.cines, Path(args.cache) if args.cache else None)
     load = os.getloadavg()
+    reference = reference_latency(args.reference, args.runs) if args.reference else None
+    if reference:
+        print(
+            f"reference {args.reference} infer p50/p99 {reference['p50_ms']:.2f}/{reference['p99_ms']:.2f} ms (1 thread)"
+        )
     for model in args.models:
         rows = {}
         for precision in ("fp32", "int8") if args.int8 else ("fp32",):
@@ -288,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
         result = {
             "model": str(model),
             "rows": rows,
+            "reference_classifier": {"model": args.reference, "infer_threads1": reference}
+            if reference
+            else None,
             "runs": args.runs,
             "load_avg_1_5_15": [round(v, 2) for v in load],
             "cpu_count": os.cpu_count(),
