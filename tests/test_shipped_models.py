@@ -30,7 +30,11 @@ def test_card_matches_file_and_says_what_it_is(onnx_path):
     assert card.onnx_sha256 == sha256_file(onnx_path)
     assert card.trained and "SIMULATED" in card.training_data and "no patient data" in card.training_data
     parity = card.metrics["parity"]
-    assert parity["max_abs_logit_diff"] < 1e-3 and parity["argmax_agreement"] == 1.0
+    assert parity["max_abs_logit_diff"] < 1e-3 and parity["argmax_agreement"] >= (
+        0.999 if card.task == "segmentation" else 1.0  # per pixel: a logit tie may flip one
+    )
+    if card.task == "segmentation":  # Dice on fresh held-out cines: tests/models/test_lvseg.py
+        return
     assert card.metrics["heldout_sim_onnx"]["n"] >= 1000
     assert card.metrics["heldout_sim_onnx"]["accuracy"] >= 0.95  # the models issue's bar
     for tag, variant in card.variants.items():

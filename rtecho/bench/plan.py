@@ -34,8 +34,11 @@ SMALL_MODELS = ("darts1", "darts2")
 
 
 def default_models() -> list[str]:
-    """Every model in the engine directories; ``tiny-untrained`` only when there is no other."""
-    names = [p.stem for p in list_models()]
+    """Every classifier in the engine directories; ``tiny-untrained`` only when there is no other.
+    (Segmenters run beside a classifier, not in its place: benchmarks/seg_check.py times them.)"""
+    from rtecho.runtime import load_card
+
+    names = [p.stem for p in list_models() if load_card(p, verify=False).task == "classification"]
     shipped = [n for n in names if n != "tiny-untrained"]
     return shipped or names
 

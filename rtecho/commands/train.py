@@ -1,5 +1,9 @@
 """``rtecho train MODEL --data DIR | --synth N_PER_VIEW``: train a registry model, with checkpoints and resume.
 
+``--task segmentation`` trains an LV segmenter (``lvseg_aspp``, ``lvseg_unet``) on simulator cines
+(``--synth N_CINES``, cached as ``OUT/train.npz``) or on such an .npz (``--data FILE.npz``); see
+:mod:`rtecho.train.segment`. ``--export engines/NAME.onnx`` exports the best checkpoint with its card.
+
 Writes ``OUT/last.pt`` (every epoch), ``OUT/best.pt`` (best validation loss), ``OUT/log.jsonl`` and
 ``OUT/config.json``. ``--resume`` continues from ``OUT/last.pt``.
 """
@@ -34,7 +38,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--genotype", metavar="NAME|JSON", help="DARTS models: a shipped genotype name or a JSON file"
     )
-    p.add_argument("--size", type=int, default=128, help="square input size in pixels (default 128)")
+    p.add_argument(
+        "--task", choices=("classification", "segmentation"), default="classification",
+        help="classification (views) or segmentation (LV masks from simulator cines)",
+    )  # fmt: skip
+    p.add_argument("--size", type=int, default=None, help="square input size (default 128; segmentation 112)")
     p.add_argument("--channels", type=int, choices=(1, 3), default=1, help="input channels (default 1, grey)")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=32)
@@ -68,9 +76,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--time-limit", type=float, metavar="MIN", help="segmentation: stop after MIN minutes")
+    p.add_argument("--export", metavar="ONNX", help="segmentation: export the best checkpoint with its card")
+    p.add_argument("--int8", action="store_true", help="segmentation: with --export, also an INT8 variant")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.task == "segmentation":
+        from rtecho.train.segment import run_command
+
+        return run_command(args)
     from pathlib import Path
 
     import torch
@@ -96,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         views = tuple(v for v in VIEWS if v in present)
     else:
         views = VIEWS
-    size_hw = (args.size, args.size)
+    size_hw = (args.size or 128, args.size or 128)
     torch.manual_seed(args.seed)
     extra = {"genotype": args.genotype} if args.genotype else {}
     model = create_model(args.model, labels=views, in_chans=args.channels, img_size=size_hw, **extra)

@@ -44,9 +44,12 @@ def model_choices(extra: str | None = None) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for path in list_models():
         try:
-            trained = load_card(path, verify=False).trained
+            card = load_card(path, verify=False)
         except RtechoError:
-            trained = True
+            card = None
+        if card is not None and card.task != "classification":
+            continue  # segmenters are not view classifiers
+        trained = card.trained if card is not None else True
         out.append((path.stem if trained else f"{path.stem} (untrained)", path.stem))
     if extra is not None and extra not in {value for _, value in out}:
         out.append((Path(extra).stem, extra))

@@ -48,6 +48,7 @@ class ModelConfig:
     labels: tuple[str, ...]
     num_classes: int
     genotype: Mapping[str, Any] | None = None
+    task: str = "classification"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (lists, not tuples)."""
@@ -65,6 +66,8 @@ class _Entry:
     input_size_hw: tuple[int, int]
     num_classes: int | None
     mean_std: str
+    task: str = "classification"
+    labels: tuple[str, ...] | None = None
 
 
 _REGISTRY: dict[str, _Entry] = {}
@@ -75,18 +78,24 @@ def register_model(
     architecture: str = "",
     num_classes: int | None = None,
     mean_std: str = "echo",
+    task: str = "classification",
+    labels: tuple[str, ...] | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator registering ``fn(num_classes, in_chans=1, **kw) -> nn.Module`` under its name.
 
     ``num_classes`` is the default class count (None: the 13 VIEWS labels); ``mean_std`` a key of
-    :data:`MEAN_STD`.
+    :data:`MEAN_STD`; ``task`` what the card says the network gives (``classification`` or
+    ``segmentation``); ``labels`` the default labels (e.g. ``("background", "LV")``).
     """
 
     def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         name = fn.__name__
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = _Entry(fn, architecture or name, tuple(input_size_hw), num_classes, mean_std)
+        default = tuple(labels) if labels is not None else None
+        _REGISTRY[name] = _Entry(
+            fn, architecture or name, tuple(input_size_hw), num_classes, mean_std, task, default
+        )
         return fn
 
     return deco
@@ -151,6 +160,8 @@ def create_model(
     if in_chans not in (1, 3):
         raise ModelError(f"in_chans must be 1 (grey) or 3 (RGB), got {in_chans}")
     size_hw = _size_hw(img_size, entry.input_size_hw)
+    if labels is None and entry.labels is not None and num_classes in (None, len(entry.labels)):
+        labels = entry.labels
     labels = _labels(labels, num_classes, entry.num_classes)
     try:
         model = entry.fn(num_classes=len(labels), in_chans=in_chans, **kw)
@@ -172,6 +183,7 @@ def create_model(
         labels=labels,
         num_classes=len(labels),
         genotype=genotype.to_dict() if genotype is not None else None,
+        task=entry.task,
     )
     return model
 
@@ -206,4 +218,4 @@ def load_weights(model: nn.Module, state_dict: Mapping[str, Any]) -> None:
 
 def _load_families() -> None:
     # Importing a family module runs its @register_model decorators.
-    from rtecho.models import darts, efficientnet, stanet  # noqa: F401
+    from rtecho.models import darts, efficientnet, lvseg, stanet  # noqa: F401

@@ -124,7 +124,8 @@ class Engine(abc.ABC):
         return (self.card.channels, *self.card.input_size_hw)
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        """Run the model on a float32 NCHW batch; returns float32 logits of shape (N, K)."""
+        """Run the model on a float32 NCHW batch; returns float32 logits of shape (N, K), or (N, K, H, W)
+        for a segmentation card (per-pixel logits at the input size)."""
         if not self.is_open:
             raise EngineError(
                 f"{self.backend} engine for {self.card.name!r} is not open: use `with load_engine(...) as engine:`"
@@ -138,10 +139,11 @@ class Engine(abc.ABC):
                 f"infer() takes shape (N, {', '.join(map(str, self.input_shape))}), got {batch.shape}"
             )
         out = self._infer(np.ascontiguousarray(batch))
-        if out.shape != (batch.shape[0], len(self.card.labels)):
-            raise EngineError(
-                f"model {self.card.name!r} returned shape {out.shape}, expected ({batch.shape[0]}, {len(self.card.labels)})"
-            )
+        want = (batch.shape[0], len(self.card.labels))
+        if self.card.task == "segmentation":  # per-pixel logits at the input size
+            want = (*want, *self.card.input_size_hw)
+        if out.shape != want:
+            raise EngineError(f"model {self.card.name!r} returned shape {out.shape}, expected {want}")
         return out
 
     @property

@@ -140,6 +140,7 @@ def export_onnx(
         metrics={**dict(metrics or {}), "parity": par},
         trained=True,
         description=description,
+        task=getattr(cfg, "task", "classification"),
         extra={
             "model_name": cfg.name,
             "exporter": exporter,

@@ -1,0 +1,457 @@
+"""LV segmentation training on simulator cines: data as the runtime sees it, Dice + cross-entropy loop.
+
+Data (:func:`render_seg_set`): each cine is rendered by simulator v1 (2-D) or v2 (3-D heart sliced by a
+virtual probe), apical 4- or 2-chamber, EF uniform in ``ef_range``, heart rate 45-130 /min, frame rate
+20-80 /s, the simulators' own realism randomisation, at a random source size (so the network sees
+speckle downscaled by different factors, as from scanners' screens). Each kept frame goes through the
+runtime path: crop to the sector's bounding box (jittered by a few pixels, as a detected sector),
+blank outside the sector, antialiased resize to the input size by :func:`rtecho.runtime.preprocess.resize`
+(the :class:`~rtecho.runtime.preprocess.Preprocessor`'s own function); the LV mask takes the same
+crop and resize, thresholded at 0.5. The end-diastolic and end-systolic frames of each cine are always
+kept, plus random others.
+
+Loss: ``CE(logits, mask) + (1 - soft Dice)`` with soft Dice ``2 sum(p m) / (sum p + sum m)`` over each
+image's LV probability ``p = softmax(logits)[:, 1]`` (averaged over the batch).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rtecho.runtime.preprocess import resize
+
+SIMS = ("v1", "v2")
+APICAL = ("A4C", "A2C")
+
+
+@dataclass(frozen=True)
+class SegSample:
+    """One cine's kept frames after the runtime crop and resize (image 0..255 float, mask 0/1)."""
+
+    images: np.ndarray  # (k, H, W) float32 0..255
+    masks: np.ndarray  # (k, H, W) uint8
+    kinds: np.ndarray  # (k,) 0 random, 1 ED, 2 ES
+    ef: float
+    view: str
+    sim: str
+    seed: int
+
+
+def sector_crop(
+    fan: np.ndarray, rng: np.random.Generator | None = None, jitter: float = 0.02
+) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of the sector's bounding box, each side moved by up to ``jitter`` x size."""
+    ys, xs = np.nonzero(fan)
+    top, bottom, left, right = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    if rng is not None and jitter > 0:
+        jh, jw = jitter * (bottom - top), jitter * (right - left)
+        top += int(round(rng.uniform(-jh, jh)))
+        bottom += int(round(rng.uniform(-jh, jh)))
+        left += int(round(rng.uniform(-jw, jw)))
+        right += int(round(rng.uniform(-jw, jw)))
+    h, w = fan.shape
+    top, left = max(0, top), max(0, left)
+    bottom, right = min(h, max(bottom, top + 8)), min(w, max(right, left + 8))
+    return top, left, bottom - top, right - left
+
+
+def crop_resize(
+    frame: np.ndarray,
+    mask: np.ndarray,
+    fan: np.ndarray,
+    roi: tuple[int, int, int, int],
+    size_hw: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The runtime's view of one frame: crop to ``roi``, zero outside ``fan``, resize; the mask likewise."""
+    t, x0, h, w = roi
+    img = frame[t : t + h, x0 : x0 + w].astype(np.float32) * fan[t : t + h, x0 : x0 + w]
+    m = resize(mask[t : t + h, x0 : x0 + w].astype(np.float32), size_hw)
+    return resize(img, size_hw), (m > 0.5).astype(np.uint8)
+
+
+def render_cine_sample(
+    seed: int,
+    size_hw: tuple[int, int] = (112, 112),
+    frames_per_cine: int = 8,
+    ef_range: tuple[float, float] = (15.0, 80.0),
+    sims: Sequence[str] = SIMS,
+    views: Sequence[str] = APICAL,
+    source_sizes: tuple[int, int] | None = None,
+) -> SegSample:
+    """Render one cine from ``seed`` and keep its ED, ES and ``frames_per_cine - 2`` random frames.
+
+    ``source_sizes``: the range of the rendered frame's height (default: the input height to 11/7 of
+    it, 112-176 px for 112x112); its width is 1.0-1.3 x the height."""
+    from rtecho.synth.cine import render_cine as render_v1
+    from rtecho.synth.heart3d.cine import render_cine as render_v2
+    from rtecho.synth.physics import fan_mask
+
+    rng = np.random.default_rng(seed)
+    sim = sims[int(rng.integers(len(sims)))]
+    view = views[int(rng.integers(len(views)))]
+    ef = float(rng.uniform(*ef_range))
+    hr = float(rng.uniform(45.0, 130.0))
+    fps = float(rng.uniform(20.0, 80.0))
+    lo, hi = source_sizes or (size_hw[0], round(size_hw[0] * 11 / 7))
+    side = int(rng.integers(lo, hi + 1))
+    src_hw = (side, int(round(side * rng.uniform(1.0, 1.3))))
+    n = max(2, int(math.ceil(fps * 60.0 / hr)) + 1)  # one beat: ED and ES both inside
+    render = render_v1 if sim == "v1" else render_v2
+    cine = render(view, rng, n_frames=n, fps=fps, ef=ef, heart_rate=hr, size_hw=src_hw)
+    fan = fan_mask(cine.geometry)
+    others = [i for i in range(cine.n_frames) if i not in (cine.ed_index, cine.es_index)]
+    k = min(len(others), max(0, frames_per_cine - 2))
+    picked = [cine.ed_index, cine.es_index, *rng.choice(others, size=k, replace=False).tolist()]
+    kinds = [1, 2] + [0] * k
+    roi = sector_crop(fan, rng)
+    out = [crop_resize(cine.frames[i], cine.lv_masks[i], fan, roi, size_hw) for i in picked]
+    return SegSample(
+        images=np.stack([o[0] for o in out]),
+        masks=np.stack([o[1] for o in out]),
+        kinds=np.asarray(kinds, np.uint8),
+        ef=cine.ef,
+        view=view,
+        sim=sim,
+        seed=seed,
+    )
+
+
+def render_seg_set(seeds: Sequence[int], workers: int = 1, **kw: Any) -> dict[str, np.ndarray]:
+    """Render the cines of ``seeds`` (see :func:`render_cine_sample`) into flat arrays for an .npz.
+
+    Keys: ``images`` (N, H, W) float16 0..255, ``masks`` (N, H, W) uint8, ``kinds`` (0/1 ED/2 ES),
+    ``cine`` (index into the per-cine arrays), per cine ``seeds``, ``ef``, ``views``, ``sims``.
+    """
+    from functools import partial
+
+    fn = partial(render_cine_sample, **kw)
+    if workers > 1:
+        from multiprocessing import get_context
+
+        with get_context("spawn").Pool(workers) as pool:
+            samples = pool.map(fn, list(seeds), chunksize=4)
+    else:
+        samples = [fn(s) for s in seeds]
+    return {
+        "images": np.concatenate([s.images for s in samples]).astype(np.float16),
+        "masks": np.concatenate([s.masks for s in samples]),
+        "kinds": np.concatenate([s.kinds for s in samples]),
+        "cine": np.concatenate([np.full(len(s.kinds), i, np.int32) for i, s in enumerate(samples)]),
+        "seeds": np.asarray([s.seed for s in samples], np.int64),
+        "ef": np.asarray([s.ef for s in samples], np.float32),
+        "views": np.asarray([s.view for s in samples]),
+        "sims": np.asarray([s.sim for s in samples]),
+    }
+
+
+def load_seg_set(path: str | Path) -> dict[str, np.ndarray]:
+    """Load an .npz written from :func:`render_seg_set` (no pickle)."""
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def dice(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Dice ``2|A and B| / (|A| + |B|)`` of two boolean masks (1.0 when both are empty)."""
+    a, b = pred.astype(bool), truth.astype(bool)
+    s = int(a.sum()) + int(b.sum())
+    return 1.0 if s == 0 else 2.0 * int((a & b).sum()) / s
+
+
+def _augment(x: Any, m: Any, gen: Any) -> tuple[Any, Any]:
+    """Batch augmentation on (B,1,H,W) tensors: small affine (scale, rotation, shift) shared by image
+    and mask, then gain/gamma on the image; no flips (the LV side of an apical view is meaningful)."""
+    import torch
+    import torch.nn.functional as F
+
+    b = x.shape[0]
+    u = torch.rand(b, 5, generator=gen)
+    scale = 0.9 + 0.2 * u[:, 0]
+    rot = (u[:, 1] - 0.5) * math.radians(16)
+    tx, ty = (u[:, 2] - 0.5) * 0.12, (u[:, 3] - 0.5) * 0.12
+    cos, sin = torch.cos(rot) / scale, torch.sin(rot) / scale
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    m = (F.grid_sample(m, grid, mode="bilinear", padding_mode="zeros", align_corners=False) > 0.5).float()
+    gamma = torch.exp((u[:, 4] - 0.5) * 0.6).view(b, 1, 1, 1)
+    gain = 0.8 + 0.4 * torch.rand(b, 1, 1, 1, generator=gen)
+    x = (255.0 * (x.clamp(0, 255) / 255.0) ** gamma * gain).clamp(0, 255)
+    return x, m
+
+
+def seg_loss(logits: Any, m: Any) -> Any:
+    """Cross-entropy + (1 - soft Dice of the LV channel), see the module docstring."""
+    import torch.nn.functional as F
+
+    ce = F.cross_entropy(logits, m[:, 0].long())
+    p = logits.softmax(1)[:, 1]
+    t = m[:, 0]
+    inter = (p * t).sum((1, 2))
+    soft_dice = (2 * inter + 1.0) / (p.sum((1, 2)) + t.sum((1, 2)) + 1.0)
+    return ce + (1 - soft_dice).mean()
+
+
+def evaluate(
+    model: Any, data: dict[str, np.ndarray], mean: float, std: float, batch: int = 64
+) -> dict[str, float]:
+    """Mean Dice of ``model``'s masks on ``data`` (at the network resolution): all, ED, ES frames."""
+    import torch
+
+    model.eval()
+    scores = np.zeros(len(data["images"]))
+    with torch.no_grad():
+        for i in range(0, len(scores), batch):
+            x = torch.from_numpy(data["images"][i : i + batch].astype(np.float32))[:, None]
+            pred = model((x / 255.0 - mean) / std).argmax(1).numpy()
+            for j, p in enumerate(pred):
+                scores[i + j] = dice(p, data["masks"][i + j])
+    kinds = data["kinds"]
+    return {
+        "dice": float(scores.mean()),
+        "dice_ed": float(scores[kinds == 1].mean()),
+        "dice_es": float(scores[kinds == 2].mean()),
+    }
+
+
+def fit_segmenter(
+    model: Any,
+    train: dict[str, np.ndarray],
+    val: dict[str, np.ndarray],
+    out: str | Path,
+    epochs: int = 20,
+    batch_size: int = 32,
+    lr: float = 3e-3,
+    weight_decay: float = 1e-4,
+    augment: bool = True,
+    seed: int = 0,
+    time_limit_s: float | None = None,
+    log: Any = print,
+    best: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train with AdamW, linear warm-up then cosine decay; keeps ``OUT/best.pt`` (best val Dice) and
+    ``OUT/log.jsonl``. The schedule runs over ``epochs`` or, with ``time_limit_s``, over that wall time
+    (``lr(f) = lr * min(1, f / 0.05) * (1 + cos(pi f)) / 2``, ``f`` the elapsed fraction), whichever ends first.
+    ``best``: the row of an earlier run's best checkpoint (a warm start keeps it unless it is beaten)."""
+    import torch
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = model.config
+    mean, std = float(cfg.mean[0]), float(cfg.std[0])
+    gen = torch.Generator().manual_seed(seed)
+    images = torch.from_numpy(train["images"].astype(np.float32))[:, None]
+    masks = torch.from_numpy(train["masks"].astype(np.float32))[:, None]
+    n = len(images)
+    per_epoch = max(1, n // batch_size)
+    steps = epochs * per_epoch
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    best = dict(best) if best else {"dice": -1.0}
+    t0 = time.monotonic()
+    step, done = 0, False
+
+    def fraction() -> float:
+        f = step / steps
+        if time_limit_s is not None:
+            f = max(f, (time.monotonic() - t0) / time_limit_s)
+        return min(f, 1.0)
+
+    with (out / "log.jsonl").open("a") as logf:
+        for epoch in range(epochs):
+            model.train()
+            perm = torch.randperm(n, generator=gen)
+            total, count = 0.0, 0
+            for k in range(per_epoch):
+                f = fraction()
+                if f >= 1.0:
+                    done = True
+                    break
+                for group in opt.param_groups:
+                    group["lr"] = lr * min(1.0, f / 0.05) * 0.5 * (1 + math.cos(math.pi * f))
+                idx = perm[k * batch_size : (k + 1) * batch_size]
+                x, m = images[idx], masks[idx]
+                if augment:
+                    x, m = _augment(x, m, gen)
+                loss = seg_loss(model((x / 255.0 - mean) / std), m)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                step += 1
+                total += float(loss.detach())
+                count += 1
+            metrics = evaluate(model, val, mean, std)
+            row = {"epoch": epoch + 1, "steps": step, "loss": total / max(1, count), **metrics}
+            row["time_s"] = round(time.monotonic() - t0, 1)
+            logf.write(json.dumps(row) + "\n")
+            logf.flush()
+            log(
+                f"epoch {epoch + 1} step {step} loss {row['loss']:.4f} val dice {metrics['dice']:.4f} "
+                f"(ED {metrics['dice_ed']:.4f}, ES {metrics['dice_es']:.4f}) {row['time_s']:.0f}s"
+            )
+            if metrics["dice"] > best["dice"]:
+                best = {**row}
+                torch.save({"config": cfg.to_dict(), "model": model.state_dict()}, out / "best.pt")
+            if done:
+                break
+    model.load_state_dict(torch.load(out / "best.pt", weights_only=True)["model"])
+    (out / "best.json").write_text(json.dumps(best, indent=2) + "\n")
+    return best
+
+
+def _dataset(
+    path: Path, n_cines: int, seed: int, size_hw: tuple[int, int], log: Any
+) -> dict[str, np.ndarray]:
+    """Load ``path`` if it holds ``n_cines`` cines from ``seed``, else render them (2 workers) and save."""
+    if path.exists():
+        data = load_seg_set(path)
+        if (
+            len(data["seeds"]) == n_cines
+            and int(data["seeds"][0]) == seed
+            and data["images"].shape[1:] == size_hw
+        ):
+            log(f"using {path} ({len(data['images'])} frames of {n_cines} cines)")
+            return data
+    t0 = time.monotonic()
+    data = render_seg_set(range(seed, seed + n_cines), workers=2 if n_cines >= 8 else 1, size_hw=size_hw)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **data)
+    log(f"rendered {n_cines} cines -> {len(data['images'])} frames in {time.monotonic() - t0:.0f}s -> {path}")
+    return data
+
+
+#: Seed ranges: training cines start at ``--seed`` + TRAIN_BASE, validation at VAL_BASE; the held-out
+#: check (benchmarks/seg_check.py) uses seeds from 900000, which training never draws.
+TRAIN_BASE, VAL_BASE = 100_000, 200_000
+
+
+def describe(data: dict[str, np.ndarray], seeds_from: int) -> str:
+    """The model card's plain-words ``training_data``."""
+    sims = ", ".join(f"{s} x{int((data['sims'] == s).sum())}" for s in SIMS)
+    return (
+        f"SIMULATED data only (no patient data, no real images): {len(data['seeds'])} rtecho.synth cines ({sims}; v1 2-D, "
+        f"v2 3-D heart sliced by a virtual probe), apical A4C/A2C, EF 15-80, heart rate 45-130/min, "
+        f"20-80 frames/s, source sizes 112-176 px, the simulators' realism randomisation; seeds "
+        f"{seeds_from}..{seeds_from + len(data['seeds']) - 1}; ED, ES and random frames "
+        f"({len(data['images'])} in all), sector crop resized to the input as the runtime does"
+    )
+
+
+def export_int8(onnx_path: str | Path, images: np.ndarray, n: int = 64) -> Path:
+    """Static INT8 (Q/DQ, u8 activations for ONNX Runtime's x86 kernels, reduce_range weights) of an
+    exported segmenter, calibrated on ``n`` of ``images`` (0..255, already at the input size);
+    written as ``NAME.int8.onnx`` and recorded in the card's variants."""
+    from rtecho.runtime.model_file import load_card, variant_path
+    from rtecho.runtime.precision import quantize_qdq, record_variant
+
+    onnx_path = Path(onnx_path)
+    card = load_card(onnx_path)
+    pick = np.linspace(0, len(images) - 1, min(n, len(images))).astype(int)
+    frames = [np.clip(np.rint(images[i].astype(np.float32)), 0, 255).astype(np.uint8) for i in pick]
+    out = variant_path(onnx_path, "int8")
+    quantize_qdq(onnx_path, out, frames, card, activation_type="u8")
+    record_variant(
+        onnx_path, "int8", out, {"activations": "u8", "reduce_range": True, "calibration_frames": len(frames)}
+    )
+    return out
+
+
+def run_command(args: Any) -> int:
+    """``rtecho train MODEL --task segmentation (--synth N_CINES | --data FILE.npz) [--export ONNX]``;
+    ``--resume`` warm-starts from ``OUT/best.pt`` with a fresh schedule."""
+    import torch
+
+    from rtecho.models import create_model
+
+    torch.set_num_threads(max(1, args.threads))
+    torch.manual_seed(args.seed)
+    size = args.size or 112
+    model = create_model(args.model, img_size=size)
+    cfg = model.config
+    if cfg.task != "segmentation":
+        from rtecho.models import ModelError
+
+        raise ModelError(f"model {args.model!r} is a {cfg.task} model; --task segmentation needs lvseg_*")
+    out = Path(args.out or f"runs/{args.model}")
+    quiet = print if not args.quiet else (lambda *_a, **_k: None)
+    if args.resume:  # warm start from OUT/best.pt with a fresh schedule (--lr sets its peak)
+        from rtecho.models import load_weights
+
+        load_weights(model, torch.load(out / "best.pt", weights_only=True)["model"])
+        quiet(f"warm start from {out / 'best.pt'}")
+        previous = json.loads((out / "best.json").read_text()) if (out / "best.json").exists() else None
+    else:
+        previous = None
+    if args.data:
+        train = load_seg_set(args.data)
+        train_from = int(train["seeds"][0])
+    else:
+        train_from = TRAIN_BASE + args.seed
+        train = _dataset(out / "train.npz", args.synth, train_from, cfg.input_size_hw, quiet)
+    if args.val_data:
+        val = load_seg_set(args.val_data)
+    else:
+        n_val = args.val_synth or max(8, (args.synth or len(train["seeds"])) // 10)
+        val = _dataset(out / "val.npz", n_val, VAL_BASE + args.seed, cfg.input_size_hw, quiet)
+    best = fit_segmenter(
+        model,
+        train,
+        val,
+        out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        augment=not args.no_augment,
+        seed=args.seed,
+        time_limit_s=None if args.time_limit is None else 60.0 * args.time_limit,
+        log=quiet,
+        best=previous,
+    )
+    print(
+        f"{args.model}: best val Dice {best['dice']:.4f} (ED {best['dice_ed']:.4f}, ES {best['dice_es']:.4f}) "
+        f"at epoch {best['epoch']} -> {out / 'best.pt'}"
+    )
+    if args.export:
+        from rtecho.runtime.export import export_onnx
+
+        mean, std = float(cfg.mean[0]), float(cfg.std[0])
+        batch = ((val["images"][:16].astype(np.float32) / 255.0 - mean) / std)[:, None]
+        metrics = {
+            "val_sim": {
+                "dice": round(best["dice"], 4),
+                "dice_ed": round(best["dice_ed"], 4),
+                "dice_es": round(best["dice_es"], 4),
+                "n_cines": int(len(val["seeds"])),
+                "n_frames": int(len(val["images"])),
+                "note": "validation cines (model selection), network resolution",
+            }
+        }
+        card = export_onnx(
+            model,
+            args.export,
+            name=Path(args.export).stem,
+            parity_batch=batch,
+            training_data=describe(train, train_from),
+            metrics=metrics,
+            description=(
+                f"LV segmenter ({cfg.architecture}): output 'logits' (N, 2, H, W) over (background, LV) at the "
+                "input size; LV mask = logits[:, 1] > logits[:, 0]. Input: the ultrasound sector crop resized "
+                "to the input size (Preprocessor with this card)."
+            ),
+            extra={"epochs_run": int(best["epoch"])},
+        )
+        par = card.metrics["parity"]
+        print(
+            f"wrote {args.export} ({card.params} params, {card.flops / 1e6:.1f} MFLOPs); parity max |diff| "
+            f"{par['max_abs_logit_diff']:.2e}, per-pixel argmax agreement {par['argmax_agreement']:.2%}"
+        )
+        if getattr(args, "int8", False):
+            print(f"wrote {export_int8(args.export, val['images'])} (INT8, u8 activations)")
+    return 0
