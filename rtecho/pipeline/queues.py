@@ -96,15 +96,6 @@ class FrameQueue(Generic[T]):
             self._closed = True
             self._cond.notify_all()
 
-    def drain(self) -> list[T]:
-        """Remove and return everything queued."""
-        with self._cond:
-            items = list(self._items)
-            self._items.clear()
-            self._unfinished = max(0, self._unfinished - len(items))
-            self._cond.notify_all()
-            return items
-
     def __len__(self) -> int:
         with self._cond:
             return len(self._items)
