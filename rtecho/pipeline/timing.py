@@ -78,8 +78,8 @@ class LatencyHistogram:
         self._carry = 0.0  # Neumaier compensation: the mean is the exact mean, rounded once
 
     def add(self, ms: float) -> None:
-        if not ms >= 0.0:  # NaN or negative: not a duration
-            raise ValueError(f"a latency must be a non-negative number of ms, got {ms}")
+        if ms != ms:
+            raise ValueError("a latency of NaN ms")
         k = 0 if ms < LOW_MS else min(int(math.log(ms / LOW_MS) * self._SCALE) + 1, self._SIZE - 1)
         self._counts[k] += 1
         self.n += 1
