@@ -3,8 +3,8 @@
 from rtecho.pipeline.accounting import StreamAccount
 from rtecho.pipeline.processor import StreamProcessor
 from rtecho.pipeline.queues import POLICIES, FrameQueue
-from rtecho.pipeline.stages import FramePipeline, Postprocessor
 from rtecho.pipeline.run import StreamRun, output_sinks, run_stream
+from rtecho.pipeline.stages import FramePipeline, Postprocessor
 from rtecho.pipeline.timing import LatencyHistogram, LatencyRecorder, StageStats, StreamSummary
 
 __all__ = [

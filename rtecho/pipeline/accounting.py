@@ -52,7 +52,12 @@ class StreamAccount:
 
     def counts(self) -> dict[str, int]:
         with self._lock:
-            return {"read": self._read, "processed": self._processed, "dropped": self._dropped, "errors": self._errors}
+            return {
+                "read": self._read,
+                "processed": self._processed,
+                "dropped": self._dropped,
+                "errors": self._errors,
+            }
 
     def summary(self, *, model: str, backend: str, stream_error: str | None = None) -> StreamSummary:
         with self._lock:

@@ -239,7 +239,9 @@ class StreamProcessor:
 
     def _summarize(self, account: StreamAccount, stream_error: str | None = None) -> StreamSummary:
         backend = f"{self.engine.backend}/{self.engine.precision}"
-        self.summary = account.summary(model=self.engine.card.name, backend=backend, stream_error=stream_error)
+        self.summary = account.summary(
+            model=self.engine.card.name, backend=backend, stream_error=stream_error
+        )
         return self.summary
 
     def _write_sinks(self, frame: Frame | None, pred: Prediction, image: np.ndarray | None) -> None:

@@ -86,7 +86,9 @@ def run_stream(
         overlay = default_overlay()
     preds: list[Prediction] = []
     with contextlib.ExitStack() as stack:
-        outputs = [stack.enter_context(s) for s in output_sinks(engine, source.info.fps, video=video, jsonl=jsonl)]
+        outputs = [
+            stack.enter_context(s) for s in output_sinks(engine, source.info.fps, video=video, jsonl=jsonl)
+        ]
         outputs += [stack.enter_context(s) for s in sinks]
         proc = stack.enter_context(
             StreamProcessor(

@@ -25,7 +25,9 @@ def test_fps_schedule_and_arrival_stamped_at_release():
 
 
 def test_timestamp_schedule():
-    frames = [Frame(np.zeros((4, 4), np.uint8), index=i, timestamp=ts) for i, ts in enumerate((1.0, 1.03, 1.09))]
+    frames = [
+        Frame(np.zeros((4, 4), np.uint8), index=i, timestamp=ts) for i, ts in enumerate((1.0, 1.03, 1.09))
+    ]
     out = list(paced(frames))
     assert out[1].arrival - out[0].arrival >= 0.03 - 1e-4
     assert out[2].arrival - out[0].arrival >= 0.09 - 1e-4

@@ -79,7 +79,7 @@ def test_recorder_memory_does_not_grow_with_frames():
 
 def test_account_balances_and_counts_misses():
     acc = StreamAccount(period_ms=10.0)
-    for i in range(5):
+    for _ in range(5):
         acc.frame_in()
     acc.dropped()
     acc.result(SimpleNamespace(ok=True, timings_ms={"end_to_end": 4.0}))
