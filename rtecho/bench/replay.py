@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
+from rtecho.io.pacing import paced
 from rtecho.types import Frame, SourceInfo
 
 
@@ -65,17 +66,16 @@ class ReplaySource:
         self._gate.release()
 
     def __iter__(self) -> Iterator[Frame]:
-        t0 = time.perf_counter()
+        frames = self._released()
+        return paced(frames, fps=self.pace_fps, stop=self._closed) if self.pace_fps else frames
+
+    def _released(self) -> Iterator[Frame]:
         n = len(self.frames)
         for i in range(self.n_frames):
             if self._closed.is_set():
                 return
             if self.lockstep and not self._gate.acquire(timeout=self.timeout):
                 return  # a result never came back (an error frame does call done()); end the run
-            if self.pace_fps:
-                delay = t0 + i / self.pace_fps - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
             yield dataclasses.replace(
                 self.frames[i % n],
                 index=i,

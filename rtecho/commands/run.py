@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 
@@ -56,51 +55,40 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rtecho.io import open_source
+    from rtecho.pipeline import run_stream
     from rtecho.runtime import load_engine
-    from rtecho.viz import IgtlSink, JsonlSink, VideoSink, default_overlay
+    from rtecho.viz import IgtlSink
 
     opts = {"threads": args.threads} if args.threads else {}
     engine = load_engine(args.model, backend=args.backend, precision=args.precision, **opts)
     source = open_source(args.source)
-    sinks = []
     fps = source.info.fps or 30.0
-    if args.out:
-        sinks.append(VideoSink(args.out, fps=fps))
-    if args.jsonl:
-        sinks.append(
-            JsonlSink(
-                args.jsonl,
-                model_name=engine.card.name,
-                onnx_sha256=engine.card.onnx_sha256,
-                backend=f"{engine.backend}/{engine.precision}",
-            )
-        )
+    sinks = []
     if args.igtl_out:
         igtl = IgtlSink.from_address(args.igtl_out)
         sinks.append(igtl)
         host, port = igtl.address
         print(f"note: serving results over OpenIGTLink on {host}:{port} (STRING messages)", file=sys.stderr)
-    overlay = default_overlay() if args.out else None
     if not engine.card.trained:
         print(
             f"note: model {engine.card.name!r} is UNTRAINED (random weights): its labels mean nothing",
             file=sys.stderr,
         )
     bar = _progress(source.info.n_frames, disabled=args.no_progress or source.info.live)
-    with contextlib.ExitStack() as stack:
-        stack.callback(bar.close)
-        for sink in sinks:
-            stack.enter_context(sink)
-        summary, preds = classify_source(
+    try:
+        summary, preds = run_stream(
             engine,
             source,
             ultrasound=args.ultrasound,
             policy=args.policy,
             realtime=args.realtime,
-            overlay=overlay,
+            video=args.out,
+            jsonl=args.jsonl,
             sinks=sinks,
             on_prediction=lambda _pred: bar.update(1),
         )
+    finally:
+        bar.close()
     print(f"{engine.card.name} on {engine.backend}/{engine.precision} - {args.source}")
     print(summary.table())
     out = summary.to_dict()
@@ -128,39 +116,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def classify_source(
-    engine,
-    source,
-    *,
-    ultrasound: bool = False,
-    policy: str | None = None,
-    realtime: bool = False,
-    overlay=None,
-    sinks=(),
-    on_prediction=None,
-    keep: bool | None = None,
-):
+def classify_source(engine, source, **kw):
     """The per-frame pipeline of ``rtecho run``, shared with ``rtecho batch`` so that both give the
-    same results frame for frame: the optional ultrasound stage, then the stream processor.
+    same results frame for frame: :func:`rtecho.pipeline.run_stream` (``(summary, predictions)``)."""
+    from rtecho.pipeline import run_stream
 
-    Returns ``(summary, predictions)``; the predictions are kept when ``keep`` (default: with
-    ``ultrasound`` on a file, for the clip summary; a live source is never kept), else None.
-    """
-    from rtecho.pipeline import StreamProcessor, build_pipeline
-
-    pipeline = build_pipeline(engine, ultrasound=ultrasound, overlay=overlay)
-    if keep is None:
-        keep = ultrasound
-    keep = keep and not source.info.live  # the clip summary is for files: a live run is endless
-    preds = []
-    with StreamProcessor(engine, policy=policy, realtime=realtime, sinks=sinks, pipeline=pipeline) as proc:
-        for pred in proc.stream(source):
-            if on_prediction is not None:
-                on_prediction(pred)
-            if keep:
-                preds.append(pred)
-    assert proc.summary is not None
-    return proc.summary, (preds if keep else None)
+    return run_stream(engine, source, **kw)
 
 
 def clip_of(preds, fps: float):

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +13,9 @@ from pathlib import Path
 from rtecho.demo.plots import latency_histogram_png, timeline_png
 from rtecho.errors import SourceError
 from rtecho.io import DICOM_EXTENSIONS, VIDEO_EXTENSIONS, is_dicom, open_source
-from rtecho.pipeline import StreamProcessor, StreamSummary
+from rtecho.pipeline import StreamSummary, run_stream
 from rtecho.runtime import Engine
 from rtecho.types import Prediction
-from rtecho.viz import JsonlSink, VideoSink, default_overlay
 
 #: What the File tab accepts (the browser's file picker filter; the server checks again).
 ACCEPTED_EXTENSIONS: tuple[str, ...] = tuple(sorted(VIDEO_EXTENSIONS | DICOM_EXTENSIONS))
@@ -74,23 +72,8 @@ def process_file(path: str | os.PathLike[str] | None, engine: Engine, out_dir: s
     except SourceError as exc:
         raise UploadError(_clean(str(exc), src_path)) from None
     card = engine.card
-    preds: list[Prediction] = []
-    with contextlib.ExitStack() as stack:
-        vsink = stack.enter_context(VideoSink(video, fps=source.info.fps or 30.0))
-        jsink = stack.enter_context(
-            JsonlSink(
-                jsonl,
-                model_name=card.name,
-                onnx_sha256=card.onnx_sha256,
-                backend=f"{engine.backend}/{engine.precision}",
-            )
-        )
-        proc = stack.enter_context(
-            StreamProcessor(engine, policy="block", overlay=default_overlay(), sinks=[vsink, jsink])
-        )
-        preds.extend(proc.stream(source))
-    summary = proc.summary
-    assert summary is not None
+    summary, kept = run_stream(engine, source, policy="block", video=video, jsonl=jsonl, keep=True)
+    preds = kept or []
     if summary.processed == 0:
         why = summary.stream_error or "no frame could be decoded"
         raise UploadError(_clean(f"{src_path.name}: {why}", src_path))

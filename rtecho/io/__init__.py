@@ -1,4 +1,6 @@
-"""Frame sources: video files, capture devices, DICOM cine loops, image folders, OpenIGTLink, pushed frames.
+"""Frame sources: video files, capture devices, DICOM cine loops, image folders, OpenIGTLink.
+
+Frames pushed by a host go straight to the stream processor (``StreamProcessor.submit``).
 
 Every source is an iterable of :class:`~rtecho.types.Frame` with ``info``, ``close()`` and a
 context manager; :func:`open_source` picks one from a path, device or URI. Importing this
@@ -18,7 +20,6 @@ from rtecho.io.dicom import DicomSource
 from rtecho.io.folder import IMAGE_EXTENSIONS, FolderSource
 from rtecho.io.igtl import IgtlSource
 from rtecho.io.open import DICOM_EXTENSIONS, VIDEO_EXTENSIONS, is_dicom, open_source
-from rtecho.io.push import PushSource
 from rtecho.io.synthetic import SyntheticSource
 from rtecho.io.video import VideoSource
 
@@ -30,7 +31,6 @@ __all__ = [
     "DicomSource",
     "FolderSource",
     "IgtlSource",
-    "PushSource",
     "Source",
     "SyntheticSource",
     "VideoSource",

@@ -30,9 +30,6 @@ class Source(ABC):
     :meth:`_release` (called once, never while a ``_frames`` generator is running).
     """
 
-    #: Stop a running iteration as soon as ``close()`` is called (PushSource drains instead).
-    _stop_on_close: bool = True
-
     def __init__(self, info: SourceInfo) -> None:
         self._info = info
         self._lock = threading.Lock()
@@ -51,21 +48,18 @@ class Source(ABC):
 
     def __iter__(self) -> Iterator[Frame]:
         with self._lock:
-            if self._closed and not self._may_iterate_closed():
+            if self._closed:
                 raise SourceError(f"{self._info.uri}: source is closed")
         return self._run()
 
-    def _may_iterate_closed(self) -> bool:
-        return False
-
     def _run(self) -> Iterator[Frame]:
         with self._lock:
-            if self._released and self._stop_on_close:
+            if self._released:
                 return
             self._active += 1
         gen = self._frames()
         try:
-            while not (self._closed and self._stop_on_close):
+            while not self._closed:
                 try:
                     frame = next(gen)
                 except StopIteration:

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from rtecho.io.base import Source
+from rtecho.io.pacing import paced
 from rtecho.types import Frame, SourceInfo
 
 
@@ -91,15 +92,14 @@ class SyntheticSource(Source):
         return rgb
 
     def _frames(self) -> Iterator[Frame]:
+        frames = self._rendered()
+        return paced(frames, fps=self.info.fps, stop=self._stop) if self._pace else frames
+
+    def _rendered(self) -> Iterator[Frame]:
         info = self.info
         period = 1.0 / info.fps  # type: ignore[operator]
-        start = time.perf_counter()
         index = 0
         while info.n_frames is None or index < info.n_frames:
-            if self._pace:
-                delay = start + index * period - time.perf_counter()
-                if delay > 0 and self._stop.wait(delay):
-                    return
             t0 = time.perf_counter()
             image = self.render(index)
             arrival = time.perf_counter()

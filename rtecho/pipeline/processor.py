@@ -1,12 +1,13 @@
 """The stream processor: reader thread -> bounded queue -> worker -> results.
 
-Two ways in:
+Two front ends over one stream core (:class:`_Lane`: queue, worker, results, and the
+:class:`~rtecho.pipeline.accounting.StreamAccount` that counts every frame):
 
-- a source (file, DICOM, capture device): ``run(source)`` or ``for p in stream(source)``;
-- a host that owns its thread (scanner software): ``start()``, ``submit(image, timestamp)``,
+- source-driven (file, DICOM, capture device): ``run(source)`` or ``for p in stream(source)``;
+- push-driven (scanner software that owns its thread): ``start()``, ``submit(image, timestamp)``,
   ``poll()``, ``stop()``; or the synchronous ``process(image)``.
 
-Every frame read is accounted for: processed, dropped (``latest`` policy, counted) or an error
+Every frame in is accounted for: processed, dropped (``latest`` policy, counted) or an error
 result. Example::
 
     from rtecho.io import open_source
@@ -20,7 +21,6 @@ result. Example::
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 import queue
@@ -32,10 +32,12 @@ from typing import Any
 import numpy as np
 
 from rtecho.errors import FrameError, RtechoError, SourceError
+from rtecho.io.pacing import paced
+from rtecho.pipeline.accounting import StreamAccount
 from rtecho.pipeline.compose import build_pipeline
 from rtecho.pipeline.queues import POLICIES, Closed, FrameQueue
 from rtecho.pipeline.stages import Annotate, FramePipeline
-from rtecho.pipeline.timing import LatencyRecorder, StreamSummary
+from rtecho.pipeline.timing import StreamSummary
 from rtecho.runtime.base import Engine
 from rtecho.types import Frame, Prediction
 
@@ -44,11 +46,119 @@ log = logging.getLogger(__name__)
 _END = object()
 
 
-class _Counts:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.read = self.processed = self.dropped = self.errors = 0
-        self.misses = 0
+class _Lane:
+    """One stream in flight: bounded input queue -> worker thread -> results queue, one account."""
+
+    def __init__(
+        self,
+        pipeline: FramePipeline,
+        policy: str,
+        queue_size: int | None,
+        period_ms: float | None,
+        callback: Callable[[Prediction], None] | None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.callback = callback
+        self.account = StreamAccount(period_ms)
+        self.queue: FrameQueue[Frame] = FrameQueue(queue_size or (1 if policy == "latest" else 8), policy)
+        self.out: queue.Queue = queue.Queue()
+        self.stop = threading.Event()
+        self.failure: BaseException | None = None
+        self.stream_error: str | None = None
+        self.reader: threading.Thread | None = None
+        self.worker = threading.Thread(target=self._work, name="rtecho-worker", daemon=True)
+        self.worker.start()
+
+    def put(self, frame: Frame) -> None:
+        """Queue a frame that has entered the stream; a frame it displaces is counted as dropped."""
+        if self.queue.put(frame, stop=self.stop) is not None:
+            self.account.dropped()
+
+    def emit(self, frame: Frame | None, pred: Prediction, image: np.ndarray | None) -> None:
+        self.account.result(pred)
+        if self.callback is not None:
+            self.callback(pred)
+        self.out.put((frame, pred, image))
+
+    def _work(self) -> None:
+        try:
+            while True:
+                try:
+                    frame = self.queue.get()
+                except Closed:
+                    break
+                try:
+                    self.emit(frame, *self.pipeline(frame))
+                finally:
+                    self.queue.task_done()
+                if not len(self.queue):  # no frame waiting: a stage's deferred work, until one comes
+                    self.pipeline.idle(self._frame_waiting)
+        except BaseException as exc:  # noqa: BLE001 - a bug in the worker is re-raised in the caller's thread
+            self.failure = exc
+            self.stop.set()
+        finally:
+            self.out.put(_END)
+
+    def _frame_waiting(self) -> bool:
+        return self.stop.is_set() or len(self.queue) > 0
+
+    def read(self, frames: Iterable[Frame], realtime: bool, period_ms: float | None) -> None:
+        """The reader thread of a source-driven stream."""
+        try:
+            for frame in paced(frames, stop=self.stop) if realtime else frames:
+                if self.stop.is_set():
+                    break
+                self.account.frame_in()
+                self.put(frame)
+                if realtime:
+                    # Decode the next frame only once the worker is done with this one (at most one
+                    # period later): decoding while the worker runs would make them contend for the
+                    # interpreter, and the worker's frame would wait for the decoder.
+                    self.queue.wait_done(period_ms / 1e3 if period_ms else 0.1)
+        except SourceError as exc:
+            self.stream_error = str(exc)
+            log.warning("source error: %s", exc)
+        except BaseException as exc:  # noqa: BLE001 - a bug in the reader is re-raised in the caller's thread
+            self.failure = exc
+        finally:
+            self.queue.close()
+
+    def results(self) -> Iterator[tuple[Frame | None, Prediction, np.ndarray | None]]:
+        """Results in order until the worker ends (source-driven streams)."""
+        while True:
+            try:
+                item = self.out.get(timeout=0.1)
+            except queue.Empty:
+                if not self.worker.is_alive() and self.out.empty():
+                    break
+                continue
+            if item is _END:
+                break
+            yield item
+        if self.failure is not None:
+            raise self.failure
+
+    def ready(self, timeout: float) -> list[tuple[Frame | None, Prediction, np.ndarray | None]]:
+        """Results ready now, waiting up to ``timeout`` s for the first (push-driven streams)."""
+        out = []
+        try:
+            item = self.out.get(timeout=timeout) if timeout > 0 else self.out.get_nowait()
+            while True:
+                if item is not _END:
+                    out.append(item)
+                item = self.out.get_nowait()
+        except queue.Empty:
+            pass
+        return out
+
+    def close(self, join_timeout: float) -> None:
+        """End the input; the worker finishes what is queued; join both threads (bounded)."""
+        self.queue.close()
+        for t in (self.reader, self.worker):
+            if t is not None and t is not threading.current_thread():
+                t.join(join_timeout)
+                if t.is_alive():
+                    log.warning("%s did not stop within %.1f s", t.name, join_timeout)
 
 
 class StreamProcessor:
@@ -91,7 +201,9 @@ class StreamProcessor:
         self._given = pipeline
         self.pipeline: FramePipeline | None = None
         self.summary: StreamSummary | None = None
-        self._reset()
+        self._lane: _Lane | None = None  # the stream in flight (or the last one, for poll after stop)
+        self._running = False
+        self._new_stream(None)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> StreamProcessor:
@@ -99,7 +211,7 @@ class StreamProcessor:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._worker is not None:
+        if self._running:
             self.stop()
         if self.pipeline is not None:
             self.pipeline.close()
@@ -112,21 +224,37 @@ class StreamProcessor:
             self.pipeline = (self._given or build_pipeline(self.engine, overlay=self._overlay)).open()
         return self.pipeline
 
-    def _reset(self) -> None:
-        self._counts = _Counts()
-        self._latency = LatencyRecorder()
-        self._stop = threading.Event()
-        self._failure: BaseException | None = None
-        self._stream_error: str | None = None
-        self._in: FrameQueue[Frame] | None = None
-        self._out: queue.Queue = queue.Queue()
-        self._worker: threading.Thread | None = None
-        self._reader: threading.Thread | None = None
+    def _new_stream(self, policy: str | None, period_ms: float | None = None) -> None:
+        """Forget the last stream; with ``policy``, start a lane (its worker) for a new one."""
         self._index = itertools.count()
-        self._t0 = time.perf_counter()
-        self._period_ms: float | None = None
+        if policy is None:
+            self._account = StreamAccount(period_ms)
+            return
+        pipeline = self._ensure_pipeline()
+        pipeline.reset()  # a new stream: the stages forget the last one
+        self._lane = _Lane(pipeline, policy, self.queue_size, period_ms, self.callback)
+        self._account = self._lane.account
+        self._running = True
 
-    # -- source mode -----------------------------------------------------------------------------
+    def _finish(self, lane: _Lane, source: Any = None) -> StreamSummary:
+        lane.close(self.join_timeout)
+        if source is not None and hasattr(source, "close"):
+            source.close()
+        self._running = False
+        return self._summarize(lane.account, lane.stream_error)
+
+    def _summarize(self, account: StreamAccount, stream_error: str | None = None) -> StreamSummary:
+        backend = f"{self.engine.backend}/{self.engine.precision}"
+        self.summary = account.summary(
+            model=self.engine.card.name, backend=backend, stream_error=stream_error
+        )
+        return self.summary
+
+    def _write_sinks(self, frame: Frame | None, pred: Prediction, image: np.ndarray | None) -> None:
+        for sink in self.sinks:
+            sink.write(frame, pred, image)
+
+    # -- source-driven front end -----------------------------------------------------------------
     def run(self, source: Any) -> StreamSummary:
         """Process a whole source; returns the summary. Source errors end the stream (reported)."""
         for _ in self.stream(source):
@@ -136,226 +264,98 @@ class StreamProcessor:
 
     def stream(self, source: Any) -> Iterator[Prediction]:
         """Yield one Prediction per frame processed or failed, in order; sets ``self.summary`` at the end."""
-        self._ensure_pipeline().reset()  # a new stream: the stages forget the last one
-        self._reset()
+        if self._running:
+            raise RtechoError("stream processor is already running")
         info = getattr(source, "info", None)
-        live = bool(getattr(info, "live", False))
         fps = getattr(info, "fps", None)
-        self._period_ms = 1e3 / fps if fps else None
-        policy = self.policy or ("latest" if live else "block")
-        self._in = FrameQueue(self.queue_size or (1 if policy == "latest" else 8), policy)
-        self._reader = threading.Thread(target=self._read, args=(source,), name="rtecho-reader", daemon=True)
-        self._worker = threading.Thread(target=self._work, name="rtecho-worker", daemon=True)
-        self._worker.start()
-        self._reader.start()
+        period_ms = 1e3 / fps if fps else None
+        self._new_stream(self.policy or ("latest" if getattr(info, "live", False) else "block"), period_ms)
+        lane = self._lane
+        assert lane is not None
+        lane.reader = threading.Thread(
+            target=lane.read, args=(source, self.realtime, period_ms), name="rtecho-reader", daemon=True
+        )
+        lane.reader.start()
         try:
-            yield from self._consume()
+            for frame, pred, image in lane.results():
+                self._write_sinks(frame, pred, image)
+                yield pred
         finally:
-            self._stop.set()
-            self._finish(source)
+            lane.stop.set()
+            self._finish(lane, source)
 
-    def _read(self, source: Any) -> None:
-        assert self._in is not None
-        pace_t0: float | None = None
-        ts0 = 0.0
-        try:
-            for frame in source:
-                if self._stop.is_set():
-                    break
-                with self._counts.lock:
-                    self._counts.read += 1
-                if self.realtime:
-                    if pace_t0 is None:
-                        pace_t0, ts0 = time.perf_counter(), frame.timestamp
-                    delay = pace_t0 + (frame.timestamp - ts0) - time.perf_counter()
-                    if delay > 0:
-                        time.sleep(delay)
-                    frame = dataclasses.replace(frame, arrival=time.perf_counter())
-                self._enqueue(frame)
-                if self.realtime:
-                    # Decode the next frame only once the worker is done with this one (at most one
-                    # period later): decoding while the worker runs would make them contend for the
-                    # interpreter, and the worker's frame would wait for the decoder.
-                    self._in.wait_done(self._period_ms / 1e3 if self._period_ms else 0.1)
-        except SourceError as exc:
-            self._stream_error = str(exc)
-            log.warning("source error: %s", exc)
-        except BaseException as exc:  # noqa: BLE001 - a bug in the reader is re-raised in the caller's thread
-            self._failure = exc
-        finally:
-            self._in.close()
-
-    def _enqueue(self, frame: Frame) -> None:
-        assert self._in is not None
-        rejected = self._in.put(frame, stop=self._stop)
-        if rejected is not None:
-            with self._counts.lock:
-                self._counts.dropped += 1
-
-    def _work(self) -> None:
-        assert self._in is not None and self.pipeline is not None
-        try:
-            while True:
-                try:
-                    frame = self._in.get()
-                except Closed:
-                    break
-                try:
-                    self._emit(frame, *self.pipeline(frame))
-                finally:
-                    self._in.task_done()
-                if not len(self._in):  # no frame waiting: a stage's deferred work, until one comes
-                    self.pipeline.idle(self._frame_waiting)
-        except BaseException as exc:  # noqa: BLE001 - a bug in the worker is re-raised in the caller's thread
-            self._failure = exc
-            self._stop.set()
-        finally:
-            self._out.put(_END)
-
-    def _frame_waiting(self) -> bool:
-        return self._stop.is_set() or (self._in is not None and len(self._in) > 0)
-
-    def _emit(self, frame: Frame | None, pred: Prediction, image: np.ndarray | None) -> None:
-        with self._counts.lock:
-            if pred.ok:
-                self._counts.processed += 1
-                if self._period_ms is not None and pred.timings_ms["end_to_end"] > self._period_ms:
-                    self._counts.misses += 1
-            else:
-                self._counts.errors += 1
-        self._latency.add(pred)
-        if self.callback is not None:
-            self.callback(pred)
-        self._out.put((frame, pred, image))
-
-    def _consume(self) -> Iterator[Prediction]:
-        while True:
-            try:
-                item = self._out.get(timeout=0.1)
-            except queue.Empty:
-                if self._worker is not None and not self._worker.is_alive() and self._out.empty():
-                    break
-                continue
-            if item is _END:
-                break
-            frame, pred, image = item
-            self._write_sinks(frame, pred, image)
-            yield pred
-        if self._failure is not None:
-            raise self._failure
-
-    def _write_sinks(self, frame: Frame | None, pred: Prediction, image: np.ndarray | None) -> None:
-        for sink in self.sinks:
-            sink.write(frame, pred, image)
-
-    def _finish(self, source: Any = None) -> None:
-        if self._in is not None:
-            self._in.close()
-        for t in (self._reader, self._worker):
-            if t is not None and t is not threading.current_thread():
-                t.join(self.join_timeout)
-                if t.is_alive():
-                    log.warning("%s did not stop within %.1f s", t.name, self.join_timeout)
-        if source is not None and hasattr(source, "close"):
-            source.close()
-        c = self._counts
-        with c.lock:
-            self.summary = StreamSummary(
-                frames_read=c.read,
-                processed=c.processed,
-                dropped=c.dropped,
-                errors=c.errors,
-                wall_s=time.perf_counter() - self._t0,
-                latency=self._latency.stats(),
-                stream_error=self._stream_error,
-                model=self.engine.card.name,
-                backend=f"{self.engine.backend}/{self.engine.precision}",
-                deadline_misses=c.misses if self._period_ms is not None else None,
-            )
-        self._worker = self._reader = None
-
-    # -- push mode -------------------------------------------------------------------------------
+    # -- push-driven front end -------------------------------------------------------------------
     def start(self, fps: float | None = None) -> StreamProcessor:
         """Start the worker for the push API (policy defaults to ``latest``)."""
-        if self._worker is not None:
+        if self._running:
             raise RtechoError("stream processor is already running")
-        self._ensure_pipeline().reset()  # a new stream: the stages forget the last one
-        self._reset()
-        self._period_ms = 1e3 / fps if fps else None
-        policy = self.policy or "latest"
-        self._in = FrameQueue(self.queue_size or (1 if policy == "latest" else 8), policy)
-        self._worker = threading.Thread(target=self._work, name="rtecho-worker", daemon=True)
-        self._worker.start()
+        self._new_stream(self.policy or "latest", 1e3 / fps if fps else None)
         return self
 
-    def _make_frame(self, image: Any, timestamp: float | None) -> Frame | Prediction:
+    def _make_frame(self, image: Any, timestamp: float | None, copy: bool) -> Frame | Prediction:
+        """The pushed image as a Frame (counted in), or an error result when it is not a frame."""
         arrival = time.perf_counter()
         index = next(self._index)
-        ts = arrival - self._t0 if timestamp is None else float(timestamp)
-        with self._counts.lock:
-            self._counts.read += 1
+        ts = arrival - self._account.t0 if timestamp is None else float(timestamp)
+        self._account.frame_in()
+        if copy and isinstance(image, np.ndarray):  # the host may reuse its buffer while the frame waits
+            image = image.copy()
         try:
             return Frame(image, index=index, timestamp=ts, arrival=arrival)
         except FrameError as exc:
             assert self.pipeline is not None
             return self.pipeline.error_result(index, ts if np.isfinite(ts) else 0.0, str(exc))
 
-    def submit(self, image: np.ndarray, timestamp: float | None = None) -> int:
+    def submit(self, image: np.ndarray, timestamp: float | None = None, *, copy: bool = True) -> int:
         """Queue one frame from the host's thread; returns its index. Never raises for a bad frame:
-        the frame gives an error result instead. Waits at most for one inference (``block``)."""
-        if self._worker is None or self._in is None:
+        the frame gives an error result instead. Waits at most for one inference (``block``).
+
+        ``copy``: copy the image first (default), so that the host may reuse its buffer at once.
+        """
+        lane = self._lane
+        if not self._running or lane is None:
             raise RtechoError("call start() before submit()")
-        if self._failure is not None:
-            raise self._failure
-        item = self._make_frame(image, timestamp)
+        if lane.failure is not None:
+            raise lane.failure
+        item = self._make_frame(image, timestamp, copy)
         if isinstance(item, Prediction):
-            self._emit(None, item, None)
+            lane.emit(None, item, None)
             return item.frame_index
-        self._enqueue(item)
+        lane.put(item)
         return item.index
 
     def poll(self, timeout: float = 0.0) -> list[Prediction]:
         """Results ready now (waiting up to ``timeout`` s for the first); writes them to the sinks."""
-        out: list[Prediction] = []
-        try:
-            item = self._out.get(timeout=timeout) if timeout > 0 else self._out.get_nowait()
-            while True:
-                if item is not _END:
-                    frame, pred, image = item
-                    self._write_sinks(frame, pred, image)
-                    out.append(pred)
-                item = self._out.get_nowait()
-        except queue.Empty:
-            pass
-        if self._failure is not None:
-            raise self._failure
+        lane = self._lane
+        if lane is None:
+            return []
+        out = []
+        for frame, pred, image in lane.ready(timeout):
+            self._write_sinks(frame, pred, image)
+            out.append(pred)
+        if lane.failure is not None:
+            raise lane.failure
         return out
+
+    def stop(self) -> StreamSummary:
+        """Stop the push worker once the queued frames are done; ``poll()`` still returns what is left."""
+        if self._lane is None or not self._running:  # nothing running: the books as they stand
+            return self._summarize(self._account)
+        return self._finish(self._lane)
 
     def process(self, image: np.ndarray, timestamp: float | None = None) -> Prediction:
         """Classify one frame synchronously on the caller's thread (no queue, no drops)."""
         pipeline = self._ensure_pipeline()
-        item = self._make_frame(image, timestamp)
+        item = self._make_frame(image, timestamp, copy=False)
         if isinstance(item, Prediction):
-            pred, annotated = item, None
+            frame, pred, annotated = None, item, None
         else:
-            pred, annotated = pipeline(item)
-        with self._counts.lock:
-            if pred.ok:
-                self._counts.processed += 1
-            else:
-                self._counts.errors += 1
-        self._latency.add(pred)
-        self._write_sinks(None if isinstance(item, Prediction) else item, pred, annotated)
+            frame, (pred, annotated) = item, pipeline(item)
+        self._account.result(pred)
+        self._write_sinks(frame, pred, annotated)
         return pred
-
-    def stop(self) -> StreamSummary:
-        """Stop the push worker once the queued frames are done; ``poll()`` still returns what is left."""
-        self._finish()
-        assert self.summary is not None
-        return self.summary
 
     @property
     def counts(self) -> dict[str, int]:
-        c = self._counts
-        with c.lock:
-            return {"read": c.read, "processed": c.processed, "dropped": c.dropped, "errors": c.errors}
+        """Frames in (``read``), ``processed``, ``dropped`` and ``errors`` of the current stream."""
+        return self._account.counts()

@@ -57,17 +57,13 @@ class FrameQueue(Generic[T]):
             self._cond.notify_all()
             return None
 
-    def get(self, timeout: float | None = None) -> T:
-        """Next item; raises :class:`Closed` when closed and drained, TimeoutError on timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+    def get(self) -> T:
+        """Next item, waiting for one; raises :class:`Closed` when closed and drained."""
         with self._cond:
             while not self._items:
                 if self._closed:
                     raise Closed
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise TimeoutError
-                self._cond.wait(remaining if remaining is not None else 0.1)
+                self._cond.wait(0.1)
             item = self._items.popleft()
             self._cond.notify_all()
             return item
@@ -95,15 +91,6 @@ class FrameQueue(Generic[T]):
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-
-    def drain(self) -> list[T]:
-        """Remove and return everything queued."""
-        with self._cond:
-            items = list(self._items)
-            self._items.clear()
-            self._unfinished = max(0, self._unfinished - len(items))
-            self._cond.notify_all()
-            return items
 
     def __len__(self) -> int:
         with self._cond:

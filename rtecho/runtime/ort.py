@@ -19,7 +19,7 @@ Low-latency settings for a few cores, each a choice measured with ``python -m rt
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -103,9 +103,6 @@ class OrtEngine(Engine):
 
     def _close(self) -> None:
         self._session = None
-
-    def session_options(self) -> dict[str, Any]:
-        return dict(self._settings)
 
 
 def _ort_errors() -> tuple[type[BaseException], ...]:

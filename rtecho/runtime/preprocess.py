@@ -177,10 +177,6 @@ class Preprocessor:
         x = x * self._scale[:, None, None] + self._offset[:, None, None]
         return x[None].astype(np.float32, copy=False)
 
-    def batch(self, images: list[np.ndarray]) -> np.ndarray:
-        """Preprocess several images into one (N, C, H, W) batch."""
-        return np.concatenate([self(im) for im in images], axis=0)
-
 
 def softmax(logits: np.ndarray, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
     """Numerically stable softmax of ``logits / temperature`` along ``axis``, in the logits' dtype.

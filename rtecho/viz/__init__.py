@@ -14,7 +14,6 @@ from rtecho.viz.annotate import (
     Overlay,
     ProbabilityBarAnnotator,
     as_canvas,
-    compose,
     default_overlay,
 )
 from rtecho.viz.font import auto_scale, draw_text, text_mask, text_size
@@ -36,7 +35,6 @@ __all__ = [
     "VideoSink",
     "as_canvas",
     "auto_scale",
-    "compose",
     "default_overlay",
     "draw_text",
     "text_mask",

@@ -411,11 +411,6 @@ class Overlay(Annotator):
             a.draw(canvas, prediction, fps=fps, layout=layout)
 
 
-def compose(*annotators: Annotator) -> Overlay:
-    """An :class:`Overlay` that applies ``annotators`` in order."""
-    return Overlay(*annotators)
-
-
 def default_overlay(scale: int | None = None, top_k: int = 3) -> Overlay:
     """Label (top left), latency (top right) and top-k probability bars (bottom left)."""
     return Overlay(

@@ -5,6 +5,7 @@ import time
 import numpy as np
 
 from rtecho.errors import EngineError, SourceError
+from rtecho.io.pacing import paced
 from rtecho.runtime import load_engine
 from rtecho.runtime.ort import OrtEngine
 from rtecho.types import Frame, SourceInfo
@@ -51,15 +52,13 @@ class ListSource:
         self.closed = False
 
     def __iter__(self):
-        t0 = time.perf_counter()
+        return paced(self._frames()) if self.live else self._frames()
+
+    def _frames(self):
         rng = np.random.default_rng(0)
         for i in range(self.n):
             if self.fail_after is not None and i == self.fail_after:
                 raise SourceError(f"list://: truncated after {i} frames")
-            if self.live:
-                delay = t0 + i / self.fps - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
             img = rng.integers(0, 255, (*self.size_hw, 3), dtype=np.uint8)
             yield Frame(img, index=i, timestamp=i / self.fps, source=self.info)
 

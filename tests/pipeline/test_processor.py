@@ -110,14 +110,34 @@ def test_sinks_receive_every_result(tiny_onnx):
 
 
 def test_overlay_stage_is_timed(tiny_onnx):
+    """The overlay's own time is its stage's timing, inside end_to_end; its image reaches the sinks."""
+    calls = []
+
     def overlay(image, pred):
+        calls.append(pred.frame_index)
         out = np.array(image, copy=True)
         out[:4] = 255
+        time.sleep(0.02)  # an overlay that takes at least 20 ms
         return out
 
-    with StreamProcessor(make_engine(tiny_onnx), overlay=overlay) as proc:
+    class Sink:
+        rows: list = []
+
+        def write(self, frame, pred, image):
+            self.rows.append((frame.image, image))
+
+    with StreamProcessor(make_engine(tiny_onnx), overlay=overlay, sinks=[Sink()]) as proc:
         preds = list(proc.stream(ListSource(n=3)))
-    assert all("overlay" in p.timings_ms for p in preds)
+    assert calls == [0, 1, 2]
+    for p in preds:
+        t = p.timings_ms
+        assert t["overlay"] >= 20.0 and t["end_to_end"] >= t["overlay"] + t["infer"], t
+    assert proc.summary.latency["overlay"].n == 3 and proc.summary.latency["overlay"].p50 >= 20.0
+    for raw, drawn in Sink.rows:
+        assert drawn is not None and (drawn[:4] == 255).all() and (drawn[4:] == raw[4:]).all()
+    with StreamProcessor(make_engine(tiny_onnx)) as proc:  # no overlay: no stage, no image
+        plain = list(proc.stream(ListSource(n=2)))
+    assert all("overlay" not in p.timings_ms for p in plain)
 
 
 def test_push_api_with_bad_frames(tiny_onnx):

@@ -12,7 +12,6 @@ from rtecho.viz import (
     Overlay,
     ProbabilityBarAnnotator,
     as_canvas,
-    compose,
     default_overlay,
 )
 from rtecho.viz.annotate import GREEN
@@ -181,7 +180,7 @@ def test_overlay_equals_sequential_application(gray240, pred):
     seq = as_canvas(gray240)
     for a in parts:
         seq = a.annotate(seq, pred, fps=12.0)
-    np.testing.assert_array_equal(compose(*parts).annotate(gray240, pred, fps=12.0), seq)
+    np.testing.assert_array_equal(Overlay(*parts).annotate(gray240, pred, fps=12.0), seq)
     np.testing.assert_array_equal(default_overlay().annotate(gray240, pred, fps=12.0), seq)
     nested = Overlay(Overlay(parts[0]), Overlay(parts[1], parts[2]))
     np.testing.assert_array_equal(nested.annotate(gray240, pred, fps=12.0), seq)
@@ -210,7 +209,7 @@ def test_overlay_moves_panels_off_each_other_on_small_images(make_pred):
     pred = make_pred(top="PSAX-AV", p_top=0.82, timings_ms={"infer": 12.3, "end_to_end": 25.0})
     alone = LabelAnnotator().annotate(img, pred)
     y0, x0, y1, x1 = changed_box(img, alone)
-    both = compose(LabelAnnotator(), LatencyAnnotator()).annotate(img, pred, fps=29.97)
+    both = Overlay(LabelAnnotator(), LatencyAnnotator()).annotate(img, pred, fps=29.97)
     # the label panel survives untouched, and the latency panel is drawn below it
     np.testing.assert_array_equal(both[y0:y1, x0:x1], alone[y0:y1, x0:x1])
     lat = changed_box(alone, both)
