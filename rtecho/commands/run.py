@@ -52,6 +52,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "clip's view with its segments (files only: a live source is not kept in memory)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # efstage: the cardiac stages (rtecho.pipeline.cardiac)
+    p.add_argument("--ef", action="store_true", help="segment the LV on apical views (A4C, A2C): beats, EF")
+    p.add_argument(
+        "--ef-view", default=None, help="with --ef: the clip is this view (e.g. A4C): segment every frame"
+    )
+    p.add_argument(
+        "--segmenter", default=None, help="with --ef: the LV segmenter (default engines/lvseg_unet.onnx)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
             overlay=overlay,
             sinks=sinks,
             on_prediction=lambda _pred: bar.update(1),
+            **_ef_options(args, opts),  # efstage
         )
     print(f"{engine.card.name} on {engine.backend}/{engine.precision} - {args.source}")
     print(summary.table())
@@ -139,6 +148,7 @@ def classify_source(
     sinks=(),
     on_prediction=None,
     keep: bool | None = None,
+    **pipeline_options,  # efstage: ef=, engines=, segment= ... (build_pipeline)
 ):
     """The per-frame pipeline of ``rtecho run``, shared with ``rtecho batch`` so that both give the
     same results frame for frame: the optional ultrasound stage, then the stream processor.
@@ -148,7 +158,7 @@ def classify_source(
     """
     from rtecho.pipeline import StreamProcessor, build_pipeline
 
-    pipeline = build_pipeline(engine, ultrasound=ultrasound, overlay=overlay)
+    pipeline = build_pipeline(engine, ultrasound=ultrasound, overlay=overlay, **pipeline_options)
     if keep is None:
         keep = ultrasound
     keep = keep and not source.info.live  # the clip summary is for files: a live run is endless
@@ -169,6 +179,16 @@ def clip_of(preds, fps: float):
 
     unknown = sum(1 for p in preds if p.ok and p.label is not None and not p.accepted)
     return summarize_clip(preds, 1.0 / fps), unknown
+
+
+def _ef_options(args, opts) -> dict:  # efstage: the cardiac stages' options of build_pipeline
+    if not (args.ef or args.ef_view or args.segmenter):
+        return {}
+    from rtecho.pipeline.cardiac import default_segmenter_path
+    from rtecho.runtime import load_engine
+
+    seg = load_engine(args.segmenter or default_segmenter_path(), backend=args.backend, **opts)
+    return {"ef": True, "engines": {"segment": seg}, "segment": {"view": args.ef_view}}
 
 
 class _NoBar:
