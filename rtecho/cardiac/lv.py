@@ -72,7 +72,7 @@ def largest_component(mask: np.ndarray, max_iter: int = 512) -> np.ndarray:
     changes: a few dozen steps at the segmenter's 112x112 (ties: the part with the smallest first pixel).
 
     >>> m = np.zeros((5, 7), bool); m[1:4, 1:3] = True; m[2, 5] = True
-    >>> largest_component(m).sum()
+    >>> int(largest_component(m).sum())
     6
     """
     m = np.asarray(mask, bool)
