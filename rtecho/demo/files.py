@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rtecho.demo.engines import demo_pipeline  # efstage
 from rtecho.demo.plots import latency_histogram_png, timeline_png
 from rtecho.errors import SourceError
 from rtecho.io import DICOM_EXTENSIONS, VIDEO_EXTENSIONS, is_dicom, open_source
@@ -86,7 +87,12 @@ def process_file(path: str | os.PathLike[str] | None, engine: Engine, out_dir: s
             )
         )
         proc = stack.enter_context(
-            StreamProcessor(engine, policy="block", overlay=default_overlay(), sinks=[vsink, jsink])
+            StreamProcessor(  # efstage: the LV contour and EF on apical views (demo_pipeline)
+                engine,
+                policy="block",
+                pipeline=demo_pipeline(engine, default_overlay()),
+                sinks=[vsink, jsink],
+            )
         )
         preds.extend(proc.stream(source))
     summary = proc.summary
