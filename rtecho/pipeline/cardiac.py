@@ -68,6 +68,7 @@ class SegmentConfig:
     views: tuple[str, ...] = ("A4C", "A2C")
     view: str | None = None
     sector: bool = True
+    always: bool = False  # segment every frame whatever the view (the beat tracker still gates on it)
 
 
 class SegmentStage(Stage):
@@ -90,7 +91,7 @@ class SegmentStage(Stage):
         self.inputs = ("image", "index", "accepted") + _VIEW_US * ultrasound + ("sector",) * self.use_sector
 
     def when(self, rec: FrameRecord) -> bool:
-        if self.config.view is not None:
+        if self.config.view is not None or self.config.always:
             return True
         return _view(rec, self.labels) in self.config.views
 
@@ -102,7 +103,7 @@ class SegmentStage(Stage):
                 self.seg.sector = self.seg.detector.update(rec.image)
             lvm = self.seg.segment_in(rec.image, self.seg.sector, check=False)
         rec.lv_mask, rec.lv_confidence = lvm.mask, lvm.confidence
-        rec.lv_view = self.config.view or _view(rec, self.labels)
+        rec.lv_view = self.config.view  # the user's; else the beats stage reads the frame's view
 
     def reset(self) -> None:
         if self.seg.detector is not None:
@@ -161,7 +162,7 @@ class BeatsStage(Stage):
             fps = rec.frame.source.fps if rec.frame.source is not None else None
             t = self._last_t + 1.0 / (fps or 30.0)
         self._last_t = t
-        view = rec.lv_view if rec.lv_mask is not None else _view(rec, self.labels)
+        view = rec.lv_view or _view(rec, self.labels)
         if rec.lv_mask is None:  # not segmented (not apical): the tracker pauses / resets on the view
             shape = measure_lv(np.zeros((1, 1), bool))
             conf = None
