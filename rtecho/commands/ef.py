@@ -59,13 +59,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def default_segmenter() -> str:
-    from rtecho.errors import EngineError
-    from rtecho.runtime.model_file import engine_dirs
+    from rtecho.pipeline.cardiac import default_segmenter_path
 
-    found = sorted(p for d in engine_dirs() for p in d.glob("lvseg_*.onnx") if p.stem.count(".") == 0)
-    if not found:
-        raise EngineError("no LV segmenter found (engines/lvseg_*.onnx); pass one with --model")
-    return str(found[0])
+    return default_segmenter_path(flag="--model")
 
 
 class _ViewCheck:

@@ -39,14 +39,14 @@ from rtecho.runtime.base import Engine
 from rtecho.types import ModelCard
 
 
-def default_segmenter_path() -> str:
+def default_segmenter_path(flag: str = "--segmenter") -> str:
     """The shipped LV segmenter (``engines/lvseg_*.onnx``, fp32; ``lvseg_unet`` first)."""
     from rtecho.errors import EngineError
     from rtecho.runtime.model_file import engine_dirs
 
     found = sorted(p for d in engine_dirs() for p in d.glob("lvseg_*.onnx") if p.stem.count(".") == 0)
     if not found:
-        raise EngineError("no LV segmenter found (engines/lvseg_*.onnx); pass one with --segmenter")
+        raise EngineError(f"no LV segmenter found (engines/lvseg_*.onnx); pass one with {flag}")
     return str(found[0])
 
 
