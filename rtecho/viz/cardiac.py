@@ -12,8 +12,8 @@ overlay is unchanged where the LV was not segmented. :func:`with_cardiac` puts i
 >>> p = Prediction(0, 0.0, "A4C", 0, np.array([1.0], np.float32), ("A4C",), {},
 ...                lv={"area": 800.0, "ef": 55.0, "heart_rate": 70.0}, lv_mask=m)
 >>> out = with_cardiac(default_overlay())(np.zeros((96, 96), np.uint8), p)
->>> tuple(out[30, 50]), out.shape
-((255, 220, 0), (96, 96, 3))
+>>> out[30, 50].tolist(), out.shape
+([255, 220, 0], (96, 96, 3))
 """
 
 from __future__ import annotations
