@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import sys
 
@@ -167,8 +168,8 @@ def classify_source(
         for pred in proc.stream(source):
             if on_prediction is not None:
                 on_prediction(pred)
-            if keep:
-                preds.append(pred)
+            if keep:  # efstage: the clip summary needs no LV masks (a full-size mask per frame)
+                preds.append(pred if pred.lv_mask is None else dataclasses.replace(pred, lv_mask=None))
     assert proc.summary is not None
     return proc.summary, (preds if keep else None)
 

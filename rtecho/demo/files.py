@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +95,9 @@ def process_file(path: str | os.PathLike[str] | None, engine: Engine, out_dir: s
                 sinks=[vsink, jsink],
             )
         )
-        preds.extend(proc.stream(source))
+        preds.extend(  # efstage: the plots need no LV masks (a full-size mask per frame)
+            p if p.lv_mask is None else dataclasses.replace(p, lv_mask=None) for p in proc.stream(source)
+        )
     summary = proc.summary
     assert summary is not None
     if summary.processed == 0:
