@@ -179,10 +179,12 @@ def _old_variant(d: Mapping[str, Any], key: str) -> dict[str, Any]:
         new["quantisation"] = {
             "activation_type": old.pop("activations", "s8"),
             "per_channel": old.pop("per_channel", True),
-            "reduce_range": None,
+            "reduce_range": old.pop("reduce_range", None),
             "op_types": None if op_types == "all" else op_types,
             "float_tail": old.pop("float_tail_nodes", 0),
         }
+    if "calibration_frames" in old and "calibration" not in new:  # a count without its set's name
+        new["calibration"] = {"set": "unrecorded", "frames": int(old.pop("calibration_frames"))}
     for implied in ("weights", "symmetric_activations", "io", "activations", "per_channel"):
         old.pop(implied, None)
     if old:

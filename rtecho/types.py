@@ -148,6 +148,12 @@ class Prediction:
     mode: str = "bmode"
     error: str | None = None
     view_change: ViewChange | None = None
+    #: The cardiac stages (``build_pipeline(..., ef=True)``): the LV this frame (area, length, confidence,
+    #: running ef, heart_rate, units, view; None when not segmented), its mask (bool HxW, not in to_dict)
+    #: and the beats (``rtecho.cardiac.BeatEvent``) confirmed at this frame.
+    lv: Mapping[str, Any] | None = None
+    lv_mask: np.ndarray | None = None
+    beats: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = set(self.timings_ms) - set(STAGES)
@@ -197,4 +203,8 @@ class Prediction:
             out["error"] = self.error
         if self.view_change is not None:
             out["view_change"] = self.view_change.to_dict()
+        if self.lv is not None:
+            out["lv"] = dict(self.lv)
+        if self.beats:
+            out["beats"] = [b.to_dict() for b in self.beats]
         return out

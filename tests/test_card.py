@@ -114,5 +114,6 @@ def test_shipped_cards_are_in_the_typed_layout(path):
     raw = json.loads(path.read_text())
     assert "variants" not in raw["extra"] and "calibration" not in raw["extra"]
     card = ModelCard.load(path)
-    assert card.calibration is not None and card.calibration.temperature > 0
+    if card.task == "classification":  # a segmenter's card has no confidence calibration
+        assert card.calibration is not None and card.calibration.temperature > 0
     assert card.to_dict() == raw  # saving changes nothing: the file is what the card writes

@@ -92,6 +92,13 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         default=None,
         help="models of the screen rows (default: rtecho run's default classifier, when the run has it)",
     )
+    a(
+        "--ef",
+        action="store_true",
+        help="also the cardiac rows: LV segmenter alone, classify+segment (rtecho.bench.cardiac)",
+    )
+    a("--ef-only", action="store_true", help="only the cardiac rows")
+    a("--ef-frames", type=int, default=120, help="frames per cardiac row (default 120)")
     a("--batch", type=int, default=None, help="offline throughput at this batch size (images/s) instead")
     a(
         "--streams",
@@ -202,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
         backends = [b for b in backends if b != plan.baseline_backend()]
     configs, skipped = plan.plan_configs(models, backends, args.precision, args.threads or [None])
     max_frames = max(args.frames, args.stream_frames)
-    if args.screens_only:
+    if args.screens_only or args.ef_only:
         clips = []
     elif args.clip:
         clips = [clipmod.load_clip(c, max_frames=max_frames) for c in args.clip]
@@ -215,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
             f"decode p50 {c.decode_ms_p50:.2f} ms{' (labelled, simulated)' if c.simulated else ''}",
             file=sys.stderr,
         )
-    peaks = {} if args.no_peak else cpu_peaks()
+    peaks = {} if (args.no_peak or args.ef_only) else cpu_peaks()
     if peaks:
         print(
             "GEMM peak (numpy float32): "
@@ -223,7 +230,14 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     results, batch, streams, max_streams, screens = [], [], [], {}, []
-    if args.streams or args.find_max_streams:
+    cardiac_rows = []
+    if args.ef or args.ef_only:  # the cardiac rows (issue 14)
+        from rtecho.bench import cardiac
+
+        cardiac_rows = cardiac.run(args)
+    if args.ef_only:
+        pass
+    elif args.streams or args.find_max_streams:
         for cfg in [c for c in configs if c.backend != plan.baseline_backend()] or configs:
             if args.find_max_streams:
                 bar = _progress(None, args.quiet, f"{cfg.model} {cfg.backend}/{cfg.precision} streams")
@@ -300,7 +314,7 @@ def run(args: argparse.Namespace) -> int:
                 print(plan.format_variant_check(variants))
             if args.record_variants:
                 _record_variants(variants)
-    if not (args.no_screens or args.batch or args.streams or args.find_max_streams):
+    if not (args.no_screens or args.batch or args.streams or args.find_max_streams or args.ef_only):
         screens = _screens(args, skipped)
     for s in skipped:
         if args.precision is None and "does not support" in s["reason"]:
@@ -324,6 +338,9 @@ def run(args: argparse.Namespace) -> int:
         )
         doc["acceptance"] = plan.acceptance(results) if results else []
         doc["variants"] = plan.variant_check(results) if results else []
+        if cardiac_rows:
+            doc["cardiac"] = [r.to_dict() for r in cardiac_rows]
+            doc["cardiac_acceptance"] = cardiac.acceptance(cardiac_rows)
         if screens:
             doc["screens"] = [r.to_dict() for r in screens]
             doc["screen_acceptance"] = plan.screen_acceptance(screens)

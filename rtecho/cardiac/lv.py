@@ -66,23 +66,41 @@ def _spacing(spacing: float | tuple[float, float] | None) -> tuple[float, float]
 def largest_component(mask: np.ndarray, max_iter: int = 512) -> np.ndarray:
     """The largest 4-connected component of a boolean mask (label propagation, numpy only).
 
-    Every foreground pixel starts with its own label; each step replaces a label by the smallest label
-    among its 4 neighbours inside the mask, until nothing changes (steps ~ the component's diameter).
+    Every foreground pixel starts with its own flat index as label; each step replaces a label by the
+    smallest label among its 4 neighbours inside the mask, then jumps labels (a label is the index of a
+    pixel of the same part whose own label is no larger: ``label = label[label]``), until nothing
+    changes: a few dozen steps at the segmenter's 112x112 (ties: the part with the smallest first pixel).
+
+    >>> m = np.zeros((5, 7), bool); m[1:4, 1:3] = True; m[2, 5] = True
+    >>> int(largest_component(m).sum())
+    6
     """
     m = np.asarray(mask, bool)
     if not m.any():
         return m.copy()
-    big = np.iinfo(np.int64).max
-    lab = np.where(m, np.arange(m.size, dtype=np.int64).reshape(m.shape), big)
+    rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    sub = m[box]  # the work on the mask's bounding box only
+    big = sub.size
+    idx = np.flatnonzero(sub)
+    lab = np.full(sub.shape, big, np.int64)
+    lab.flat[idx] = idx
     for _ in range(max_iter):
         p = np.pad(lab, 1, constant_values=big)
         nb = np.minimum.reduce([p[1:-1, 1:-1], p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]])
-        nb = np.where(m, nb, big)
+        nb[~sub] = big
+        flat = nb.reshape(-1)
+        v = flat[idx]
+        for _ in range(4):
+            v = flat[v]
+            flat[idx] = v
         if np.array_equal(nb, lab):
             break
         lab = nb
-    ids, counts = np.unique(lab[m], return_counts=True)
-    return lab == ids[int(np.argmax(counts))]
+    ids, counts = np.unique(lab[sub], return_counts=True)
+    out = np.zeros_like(m)
+    out[box] = lab == ids[int(np.argmax(counts))]
+    return out
 
 
 def measure_lv(

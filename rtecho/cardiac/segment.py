@@ -79,16 +79,25 @@ class LVSegmenter:
         return np.asarray(run(x), np.float32)
 
     def segment(self, image: np.ndarray) -> LVMask:
+        if self.detector is not None:
+            self.sector = self.detector.update(image)
+        return self.segment_in(image, self.sector)
+
+    def segment_in(self, image: np.ndarray, sector: Any = None, *, check: bool = True) -> LVMask:
+        """The LV of ``image`` inside ``sector`` (a :class:`~rtecho.ultrasound.Sector`, e.g. the stream's
+        sector stage's; None: the whole frame). ``check=False``: ``image`` was checked already (a Frame's)."""
         from rtecho.runtime.preprocess import resize
 
         h, w = image.shape[:2]
         roi, keep = (0, 0, h, w), None
-        if self.detector is not None:
-            self.sector = self.detector.update(image)
-            roi = self.sector.scaled_bbox((h, w))
+        if sector is not None:
+            roi = sector.scaled_bbox((h, w))
             top, left, hh, ww = roi
-            keep = self.sector.region((h, w))[top : top + hh, left : left + ww]
-        x = self.pre(image, roi=roi if self.detector is not None else None, keep=keep)
+            keep = sector.region((h, w))[top : top + hh, left : left + ww]
+        if check:
+            x = self.pre(image, roi=roi if sector is not None else None, keep=keep)
+        else:
+            x = self.pre.apply(image, roi=roi if sector is not None else None, keep=keep)
         prob = _probability(self._infer(x), self.channel).astype(np.float32)
         lv = prob > 0.5
         if lv.any():  # the largest part, found at the network's resolution (cheap), then mapped back

@@ -59,13 +59,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def default_segmenter() -> str:
-    from rtecho.errors import EngineError
-    from rtecho.runtime.model_file import engine_dirs
+    from rtecho.pipeline.cardiac import default_segmenter_path
 
-    found = sorted(p for d in engine_dirs() for p in d.glob("lvseg_*.onnx") if p.stem.count(".") == 0)
-    if not found:
-        raise EngineError("no LV segmenter found (engines/lvseg_*.onnx); pass one with --model")
-    return str(found[0])
+    return default_segmenter_path(flag="--model")
 
 
 class _ViewCheck:
@@ -86,6 +82,38 @@ class _ViewCheck:
         logits = self.engine.infer(self.pre(image, roi=roi, keep=keep))[0]
         self.last.append(self.engine.card.labels[int(logits.argmax())])
         return Counter(self.last).most_common(1)[0][0]
+
+
+def _view_stage(check: _ViewCheck | None, fixed: str | None, ultrasound: bool) -> Any:
+    """The pipeline's first stage for ``rtecho ef``: the sector (tracked as the segmenter tracks it) and
+    the view: ``fixed`` (``--view``) or the classifier's majority, apical labels counted as one view
+    (one acquisition: apical labels flickering is no view change)."""
+    from rtecho.cardiac.beats import APICAL_VIEWS
+    from rtecho.pipeline.contract import Stage
+
+    class ViewStage(Stage):
+        name, inputs, timing = "view", ("image",), "infer"
+        outputs = ("sector", "index", "accepted", "smoothed", "smoothed_label", "raw_view")
+
+        def __init__(self) -> None:
+            from rtecho.ultrasound.sector import SectorDetector
+
+            self.detector = SectorDetector() if ultrasound else None
+            self.views: Counter = Counter()
+            self.engines = () if check is None else (check.engine,)
+
+        def __call__(self, rec: Any) -> None:
+            rec.sector = self.detector.update(rec.image) if self.detector is not None else None
+            raw = fixed or (check(rec.image, rec.sector) if check else None)
+            view = raw
+            if raw is not None:
+                self.views[raw] += 1
+                apical = Counter({k: c for k, c in self.views.items() if k in APICAL_VIEWS})
+                if raw in apical:
+                    view = apical.most_common(1)[0][0]
+            rec.raw_view, rec.smoothed, rec.smoothed_label = raw, True, view
+
+    return ViewStage()
 
 
 def _fmt(x: float | None, nd: int = 1) -> str:
@@ -144,10 +172,9 @@ def _messages(n: int, n_lv: int, duration: float, beats: list, views: Counter, t
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from rtecho.cardiac import BeatTracker, TrackerConfig, measure_lv
+    from rtecho.cardiac import BeatTracker, TrackerConfig
     from rtecho.cardiac.beats import APICAL_VIEWS
     from rtecho.cardiac.draw import annotate_lv
-    from rtecho.cardiac.segment import LVSegmenter
     from rtecho.errors import RtechoError
     from rtecho.io import open_source
     from rtecho.runtime import DEFAULT_MODEL, load_engine
@@ -177,23 +204,31 @@ def run(args: argparse.Namespace) -> int:
         source.close()
         raise RtechoError("--json, --plot and --masks keep every frame of a live source: add --max-frames N")
     keep_rows = not info.live or bool(args.json or args.plot or args.masks)
-    # one acquisition: apical labels count as one view (no reset when the classifier wavers between them)
-    tracker = BeatTracker(TrackerConfig(smooth_s=args.smooth, reset_on_view_change=False), spacing=spacing)
+    # the stream's cardiac stages (rtecho.pipeline.cardiac) behind this command's view stage: one path
+    from rtecho.pipeline.cardiac import BeatsStage, SegmentStage
+    from rtecho.pipeline.stages import FramePipeline
+
+    check = _ViewCheck(view_engine) if view_engine is not None else None
+    ultrasound = not args.no_ultrasound
+    vstage = _view_stage(check, args.view, ultrasound)
+    seg_opts = {"view": args.view, "always": True, "sector": ultrasound}
+    try:
+        sstage = SegmentStage(engine, engine.card, seg_opts, ultrasound=True)
+    except RtechoError:
+        source.close()
+        raise
+    tracker_cfg = TrackerConfig(smooth_s=args.smooth, reset_on_view_change=False)
+    bstage = BeatsStage(engine.card, {"tracker": tracker_cfg, "spacing_mm": spacing_mm}, ultrasound=True)
+    pipe = FramePipeline([vstage, sstage, bstage], card=engine.card)
     beats: list = []
     rows: dict[str, list] = {"index": [], "time": [], "area": [], "length": [], "confidence": [], "view": []}
     masks: list[np.ndarray] = []
-    views: Counter = Counter()
     sink = None
     n = n_lv = 0
     recent: deque = deque(maxlen=int(fps * 3) + 8)  # (index, image, mask) for the ED/ES sheet
     tiles: list = []
     last_t = None
-    with engine, source:
-        seg = LVSegmenter(engine, ultrasound=not args.no_ultrasound)
-        check = None
-        if view_engine is not None:
-            view_engine.open()
-            check = _ViewCheck(view_engine)
+    with pipe, source:
         if args.out:
             from rtecho.viz import VideoSink
 
@@ -205,31 +240,27 @@ def run(args: argparse.Namespace) -> int:
                 n += 1
                 t = frame.timestamp if last_t is None or frame.timestamp > last_t else last_t + 1.0 / fps
                 last_t = t
-                lvm = seg.segment(frame.image)
-                raw = args.view or (check(frame.image, seg.sector) if check else None)
-                view = raw
-                if raw is not None:
-                    views[raw] += 1
-                    apical = Counter({k: c for k, c in views.items() if k in APICAL_VIEWS})
-                    if raw in apical:  # one acquisition: apical labels flickering is not a view change
-                        view = apical.most_common(1)[0][0]
-                shape = measure_lv(lvm.mask, spacing)
-                n_lv += not shape.empty
-                new = tracker.update(
-                    shape, None, frame.index, t, view, None if shape.empty else lvm.confidence
-                )
+                rec = pipe.run(frame)
+                tracker = bstage.tracker
+                mask, conf, lv = rec.lv_mask, rec.lv_confidence, rec.lv or {}
+                area, length = lv.get("area") or 0.0, lv.get("length")
+                n_lv += area > 0
+                new = list(rec.beats)
                 beats += new
                 if args.sheet:
-                    recent.append((frame.index, frame.image, lvm.mask))
+                    recent.append((frame.index, frame.image, mask))
                     tiles += _tiles(new, recent, len(beats) - len(new), len(tiles))
                 if keep_rows:
                     for k, v in zip(
-                        rows, (frame.index, t, shape.area, shape.length, lvm.confidence, raw), strict=True
+                        rows,
+                        (frame.index, t, area, length if area > 0 else None, conf, rec.raw_view),
+                        strict=True,
                     ):
                         rows[k].append(None if isinstance(v, float) and not math.isfinite(v) else v)
                 if args.masks:
-                    masks.append(lvm.mask.astype(np.uint8))
+                    masks.append(mask.astype(np.uint8))
                 if sink is not None:
+                    view = lv.get("view")
                     ef = tracker.running_ef
                     lines = [f"EF {ef:.0f}%" if ef is not None else "EF --"]
                     hr = tracker.heart_rate
@@ -240,7 +271,8 @@ def run(args: argparse.Namespace) -> int:
                         last = beats[-1]
                         tag = ",".join(last.quality).replace("_", " ")
                         lines.append(f"beat {len(beats)}: {_fmt(last.ef, 0)}%" + (f" ({tag})" if tag else ""))
-                    sink.write(frame, None, annotate_lv(frame.image, lvm.mask, lines))  # type: ignore[arg-type]
+                    sink.write(frame, None, annotate_lv(frame.image, mask, lines))  # type: ignore[arg-type]
+            tracker = bstage.tracker or BeatTracker(tracker_cfg)
             tail = tracker.flush()
             beats += tail
             if args.sheet:
@@ -248,8 +280,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if sink is not None:
                 sink.close()
-            if view_engine is not None:
-                view_engine.close()
+    views = vstage.views
     duration = (rows["time"][-1] - rows["time"][0]) if len(rows["time"]) > 1 else 0.0
     msgs = _messages(n, n_lv, duration, beats, views, tracker)
     good = [b for b in beats if b.ok][-5:]

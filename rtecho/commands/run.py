@@ -51,6 +51,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "clip's view with its segments (files only: a live source is not kept in memory)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # the cardiac stages (rtecho.pipeline.cardiac)
+    p.add_argument("--ef", action="store_true", help="segment the LV on apical views (A4C, A2C): beats, EF")
+    p.add_argument(
+        "--ef-view", default=None, help="with --ef: the clip is this view (e.g. A4C): segment every frame"
+    )
+    p.add_argument(
+        "--segmenter", default=None, help="with --ef: the LV segmenter (default engines/lvseg_unet.onnx)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             jsonl=args.jsonl,
             sinks=sinks,
             on_prediction=lambda _pred: bar.update(1),
+            **_ef_options(args, opts),
         )
     finally:
         bar.close()
@@ -130,6 +139,17 @@ def clip_of(preds, fps: float):
 
     unknown = sum(1 for p in preds if p.ok and p.label is not None and not p.accepted)
     return summarize_clip(preds, 1.0 / fps), unknown
+
+
+def _ef_options(args, opts) -> dict:
+    """The cardiac stages' options of build_pipeline (--ef, --ef-view, --segmenter)."""
+    if not (args.ef or args.ef_view or args.segmenter):
+        return {}
+    from rtecho.pipeline.cardiac import default_segmenter_path
+    from rtecho.runtime import load_engine
+
+    seg = load_engine(args.segmenter or default_segmenter_path(), backend=args.backend, **opts)
+    return {"ef": True, "engines": {"segment": seg}, "segment": {"view": args.ef_view}}
 
 
 class _NoBar:

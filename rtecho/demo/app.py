@@ -35,6 +35,7 @@ from rtecho.demo.options import DEFAULT_HOST, DEFAULT_MAX_UPLOAD_MB, DEFAULT_POR
 from rtecho.errors import RtechoError
 from rtecho.io import open_source
 from rtecho.viz import default_overlay
+from rtecho.viz.cardiac import with_cardiac
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,11 @@ class _Handlers:
             recorder = self.cache.recorder(model, backend)
         except RtechoError as exc:
             raise self._error(exc) from None
-        annotated, pred = live_step(image, proc, self.overlay, stats, recorder)
+        if (
+            stats.overlay is None
+        ):  # per session: the LV trace of one stream (drawn only where the LV was found)
+            stats.overlay = with_cardiac(default_overlay())
+        annotated, pred = live_step(image, proc, stats.overlay, stats, recorder)
         card = proc.engine.card
         name = card.name if card.trained else f"{card.name} (UNTRAINED)"
         return annotated, stats.readout(pred, name, proc.engine.backend), stats
@@ -165,7 +170,8 @@ def build_app(
                 gr.Markdown(
                     "Start the webcam (or a capture card showing the scanner screen): every frame is "
                     "classified and comes back annotated. The readout shows this frame's latency and "
-                    "the round-trip rate of frames through the browser."
+                    "the round-trip rate of frames through the browser. On apical views (A4C, A2C) the LV "
+                    "is segmented too: its contour, an area trace with ED/ES marks and the running EF."
                 )
                 with gr.Row():
                     cam = gr.Image(
@@ -199,7 +205,8 @@ def build_app(
                 gr.Markdown(
                     "Upload a video (MP4, AVI, GIF, ...) or a DICOM cine loop (.dcm). Every frame is "
                     "classified (none dropped); you get the annotated video, a timeline of the predicted "
-                    "view and confidence, a latency histogram and the per-frame JSONL log."
+                    "view and confidence, a latency histogram and the per-frame JSONL log. Apical frames get "
+                    "the LV contour and EF in the video, and LV area, beats and EF in the JSONL log."
                 )
                 with gr.Row():
                     upload = gr.File(

@@ -83,7 +83,9 @@ class EngineCache:
             entry = self._entries.get(key)
             if entry is None:
                 engine = load_engine(key[0], backend=key[1])
-                proc = StreamProcessor(engine).__enter__()  # opens the engine; closed in close()
+                proc = StreamProcessor(
+                    engine, pipeline=demo_pipeline(engine)
+                ).__enter__()  # closed in close()
                 entry = (engine, proc, LatencyRecorder())
                 self._entries[key] = entry
             return entry
@@ -110,6 +112,33 @@ class EngineCache:
             entries, self._entries = list(self._entries.values()), {}
         for _, proc, _ in entries:
             proc.__exit__(None, None, None)
+
+
+def cardiac_ok(engine: Engine) -> bool:
+    """Whether the demo runs the cardiac stages with this classifier: a trained model that knows an
+    apical view (A4C or A2C), and a shipped LV segmenter."""
+    card = engine.card
+    if not (card.trained and card.task == "classification" and {"A4C", "A2C"} & set(card.labels)):
+        return False
+    from rtecho.errors import EngineError
+    from rtecho.pipeline.cardiac import default_segmenter_path
+
+    try:
+        default_segmenter_path()
+    except EngineError:
+        return False
+    return True
+
+
+def demo_pipeline(engine: Engine, overlay: Any = None) -> Any:
+    """The demo's stages: the classifier, and on apical views the LV contour, beats and EF
+    (``build_pipeline(engine, ef=True)``) when :func:`cardiac_ok`; None (the plain pipeline) otherwise
+    and without an overlay; the plain pipeline with ``overlay`` otherwise."""
+    from rtecho.pipeline import build_pipeline
+
+    if cardiac_ok(engine):
+        return build_pipeline(engine, ef=True, overlay=overlay)
+    return None if overlay is None else build_pipeline(engine, overlay=overlay)
 
 
 def _fmt_metric(value: Any) -> str:

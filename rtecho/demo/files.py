@@ -10,12 +10,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rtecho.demo.engines import demo_pipeline
 from rtecho.demo.plots import latency_histogram_png, timeline_png
 from rtecho.errors import SourceError
 from rtecho.io import DICOM_EXTENSIONS, VIDEO_EXTENSIONS, is_dicom, open_source
 from rtecho.pipeline import StreamSummary, run_stream
 from rtecho.runtime import Engine
 from rtecho.types import Prediction
+from rtecho.viz import default_overlay
 
 #: What the File tab accepts (the browser's file picker filter; the server checks again).
 ACCEPTED_EXTENSIONS: tuple[str, ...] = tuple(sorted(VIDEO_EXTENSIONS | DICOM_EXTENSIONS))
@@ -72,7 +74,10 @@ def process_file(path: str | os.PathLike[str] | None, engine: Engine, out_dir: s
     except SourceError as exc:
         raise UploadError(_clean(str(exc), src_path)) from None
     card = engine.card
-    summary, kept = run_stream(engine, source, policy="block", video=video, jsonl=jsonl, keep=True)
+    pipeline = demo_pipeline(engine, default_overlay())  # the LV contour and EF on apical views
+    summary, kept = run_stream(
+        engine, source, policy="block", video=video, jsonl=jsonl, keep=True, pipeline=pipeline
+    )
     preds = kept or []
     if summary.processed == 0:
         why = summary.stream_error or "no frame could be decoded"

@@ -27,6 +27,7 @@ class LiveStats:
         self.errors = 0
         self.arrivals: deque[float] = deque(maxlen=window)
         self.last_ms: dict[str, float] = {}
+        self.overlay: Annotator | None = None  # this session's overlay (the LV area trace is per stream)
 
     def arrive(self, now: float | None = None) -> None:
         """Count a frame arriving now; a gap over 2 s starts a new window (a paused stream)."""
@@ -53,6 +54,10 @@ class LiveStats:
             return f"frame {self.frames} | {what} | {fps_text} | {model} on {backend}"
         t = pred.timings_ms
         label = f"{pred.label} {pred.confidence:.0%}"
+        if pred.lv is not None:  # the cardiac stages on an apical view
+            ef, hr = pred.lv.get("ef"), pred.lv.get("heart_rate")
+            label += f" | EF {ef:.0f}%" if ef is not None else " | EF --"
+            label += f" HR {hr:.0f}" if hr is not None else ""
         return (
             f"frame {self.frames} | {label} | latency {t.get('end_to_end', float('nan')):.1f} ms "
             f"(infer {t.get('infer', float('nan')):.1f} ms, overlay {self.last_ms.get('overlay', 0.0):.1f} ms) "

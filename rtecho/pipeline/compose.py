@@ -38,6 +38,7 @@ class BuildContext:
     ultrasound: bool = False
     overlay: Annotate | None = None
     engines: Mapping[str, Engine] = field(default_factory=dict)
+    ef: bool = False  # the cardiac stages (segment -> beats; rtecho.pipeline.cardiac)
 
     @property
     def card(self) -> ModelCard:
@@ -59,6 +60,12 @@ def _us():  # the ultrasound stages, imported when a pipeline needs them (rtecho
     return ultrasound
 
 
+def _cardiac():  # the cardiac stages (rtecho.pipeline.cardiac), imported when a pipeline needs them
+    from rtecho.pipeline import cardiac
+
+    return cardiac
+
+
 REGISTRY: list[StageSpec] = [
     StageSpec("sector", lambda ctx, c: _us().SectorStage(c) if ctx.ultrasound else None),
     StageSpec("mode", lambda ctx, c: _us().ModeStage(c) if ctx.ultrasound else None),
@@ -68,6 +75,8 @@ REGISTRY: list[StageSpec] = [
     StageSpec("softmax", lambda ctx, c: None if ctx.ultrasound else Softmax(c)),
     StageSpec("calibrate", lambda ctx, c: _us().CalibrateStage(ctx.card, c) if ctx.ultrasound else None),
     StageSpec("smooth", lambda ctx, c: _us().SmoothStage(ctx.card, c) if ctx.ultrasound else None),
+    StageSpec("segment", lambda ctx, c: _cardiac().make_segment(ctx, c)),  # ef=True or engines["segment"]
+    StageSpec("beats", lambda ctx, c: _cardiac().make_beats(ctx, c)),
     StageSpec("overlay", lambda ctx, c: None if ctx.overlay is None else OverlayStage(ctx.overlay, c)),
 ]
 
@@ -98,6 +107,7 @@ def build_pipeline(
     ultrasound: bool = False,
     overlay: Annotate | None = None,
     engines: Mapping[str, Engine] | None = None,
+    ef: bool = False,
     **config: Any,
 ) -> FramePipeline:
     """The pipeline for these options: every registered stage that the options call for, in order.
@@ -110,7 +120,14 @@ def build_pipeline(
     >>> build_pipeline(load_engine("tiny-untrained")).describe()
     'preprocess(image -> x) -> classify(x -> logits, transport_ms) -> softmax(logits -> probabilities, index, accepted)'
     """
-    ctx = BuildContext(engine, ultrasound, overlay, dict(engines or {}))
+    engines = dict(engines or {})
+    if overlay is not None and (
+        ef or "segment" in engines
+    ):  # the LV contour, area trace and EF under the panels
+        from rtecho.viz.cardiac import with_cardiac
+
+        overlay = with_cardiac(overlay)
+    ctx = BuildContext(engine, ultrasound, overlay, engines, ef)
     known = [s.name for s in REGISTRY]
     unknown = sorted(set(config) - set(known))
     if unknown:

@@ -97,6 +97,9 @@ PREDICTION_FIELDS: frozenset[str] = frozenset(
         "smoothed_probabilities",
         "view_change",
         "transport_ms",
+        "lv",  # the cardiac stages' (rtecho.pipeline.cardiac)
+        "lv_mask",
+        "beats",
     }
 )
 RECORD_FIELDS: frozenset[str] = frozenset(f.name for f in fields(FrameRecord))

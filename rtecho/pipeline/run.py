@@ -12,12 +12,14 @@ for frame.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from rtecho.pipeline.compose import build_pipeline
 from rtecho.pipeline.processor import StreamProcessor
+from rtecho.pipeline.stages import FramePipeline
 from rtecho.pipeline.timing import StreamSummary
 from rtecho.runtime.base import Engine
 from rtecho.types import Prediction
@@ -64,6 +66,8 @@ def run_stream(
     sinks: Iterable[Any] = (),
     on_prediction: Callable[[Prediction], None] | None = None,
     keep: bool | None = None,
+    pipeline: FramePipeline | None = None,
+    **pipeline_options: Any,
 ) -> StreamRun:
     """Classify every frame of ``source`` (closed at the end) with ``engine``; returns a :class:`StreamRun`.
 
@@ -71,16 +75,25 @@ def run_stream(
     ``video``/``jsonl``: write an annotated MP4 (``overlay``, default :func:`~rtecho.viz.default_overlay`)
     and a per-frame log; ``sinks``: further sinks, entered and closed here. ``on_prediction`` runs
     on the caller's thread for each result. The predictions are kept when ``keep`` (default: with
-    ``ultrasound``, for the clip summary), and never for a live source: a live run is endless.
+    ``ultrasound``, for the clip summary), and never for a live source: a live run is endless; kept
+    predictions drop their full-size LV mask (``lv_mask``), which no summary needs. ``pipeline``: stages
+    built by the caller (then ``ultrasound``/``overlay``/``pipeline_options`` must not be given);
+    ``pipeline_options`` go to :func:`~rtecho.pipeline.build_pipeline` (``ef=True``, ``engines=``, ...).
     """
     if keep is None:
         keep = ultrasound
     keep = keep and not source.info.live
-    if video is not None and overlay is None:
-        from rtecho.viz import default_overlay
+    if pipeline is not None:
+        if ultrasound or pipeline_options or overlay is not None:
+            raise ValueError(
+                "give ultrasound/overlay/stage options to build_pipeline(), not beside pipeline="
+            )
+    else:
+        if video is not None and overlay is None:
+            from rtecho.viz import default_overlay
 
-        overlay = default_overlay()
-    pipeline = build_pipeline(engine, ultrasound=ultrasound, overlay=overlay)
+            overlay = default_overlay()
+        pipeline = build_pipeline(engine, ultrasound=ultrasound, overlay=overlay, **pipeline_options)
     preds: list[Prediction] = []
     with contextlib.ExitStack() as stack:
         outputs = [
@@ -94,6 +107,6 @@ def run_stream(
             if on_prediction is not None:
                 on_prediction(pred)
             if keep:
-                preds.append(pred)
+                preds.append(pred if pred.lv_mask is None else dataclasses.replace(pred, lv_mask=None))
     assert proc.summary is not None
     return StreamRun(proc.summary, preds if keep else None)

@@ -204,7 +204,16 @@ class FramePipeline:
             accepted=rec.accepted,
             mode=rec.mode,
             view_change=rec.view_change,
+            **self._cardiac(rec),
         )
+
+    @staticmethod
+    def _cardiac(rec: FrameRecord) -> dict[str, Any]:
+        """The cardiac stages' fields of the Prediction (rtecho.pipeline.cardiac), when they ran."""
+        d = rec.__dict__
+        if "lv" not in d and "lv_mask" not in d:
+            return {}
+        return {"lv": d.get("lv"), "lv_mask": d.get("lv_mask"), "beats": d.get("beats") or ()}
 
 
 def _check_wiring(stages: tuple[Stage, ...]) -> tuple[tuple[str, ...], int]:

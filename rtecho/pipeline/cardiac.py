@@ -1,0 +1,213 @@
+"""The cardiac stages: ``segment`` (the LV segmenter, a second engine) -> ``beats`` (LV shape, beats, EF).
+
+- ``segment`` (:class:`SegmentStage`): the LV mask of the frame by the segmenter engine
+  (:class:`~rtecho.cardiac.segment.LVSegmenter`'s logic: crop to the imaging sector, blank outside it,
+  the card's preprocessing, per-pixel logits, the largest part, back to the source size). With the
+  ultrasound stages on it reuses the frame's sector from the ``sector`` stage. It runs only when the
+  view is apical (the smoothed view with the ultrasound stages, else the classified one) and in
+  ``views`` (default A4C, A2C), or on every frame when the user names the clip's view (``view="A4C"``:
+  ``rtecho run --ef-view A4C``).
+- ``beats`` (:class:`BeatsStage`): per-frame LV area, long axis and volumes
+  (:func:`~rtecho.cardiac.measure_lv`), then :class:`~rtecho.cardiac.BeatTracker` (ED/ES, EF per beat,
+  running EF, heart rate; paused on non-apical views and reset on a change of view, as the tracker does).
+  It runs on every frame (a frame with no LV or a non-apical view is the tracker's to count), and gives
+  ``lv`` (a JSON-ready dict: area, length, confidence, ef, heart_rate, units) and ``beats`` (the
+  :class:`~rtecho.cardiac.BeatEvent` s confirmed at this frame), which reach the Prediction (so the
+  callback, the JSONL sink and the overlay see them) with the mask (``Prediction.lv_mask``).
+
+Built by :func:`~rtecho.pipeline.compose.build_pipeline` with ``ef=True`` (the shipped segmenter
+unless ``engines={"segment": engine}``)::
+
+    pipe = build_pipeline(engine, ultrasound=True, ef=True, overlay=default_overlay())
+    pipe = build_pipeline(engine, ultrasound=True, engines={"segment": seg}, segment={"view": "A4C"})
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rtecho.cardiac.beats import BeatTracker
+from rtecho.cardiac.events import TrackerConfig
+from rtecho.cardiac.lv import measure_lv
+from rtecho.cardiac.segment import LVSegmenter
+from rtecho.pipeline.contract import FrameRecord, Stage, config_for
+from rtecho.runtime.base import Engine
+from rtecho.types import ModelCard
+
+
+def default_segmenter_path(flag: str = "--segmenter") -> str:
+    """The shipped LV segmenter (``engines/lvseg_*.onnx``, fp32; ``lvseg_unet`` first)."""
+    from rtecho.errors import EngineError
+    from rtecho.runtime.model_file import engine_dirs
+
+    found = sorted(p for d in engine_dirs() for p in d.glob("lvseg_*.onnx") if p.stem.count(".") == 0)
+    if not found:
+        raise EngineError(f"no LV segmenter found (engines/lvseg_*.onnx); pass one with {flag}")
+    return str(found[0])
+
+
+_VIEW_US = ("smoothed", "smoothed_label")  # the smoothed view: read with the ultrasound stages
+
+
+def _view(rec: FrameRecord, labels: tuple[str, ...]) -> str | None:
+    """The frame's view: the smoothed one with the ultrasound stages, else the classified one."""
+    if rec.smoothed:
+        return rec.smoothed_label
+    return labels[rec.index] if rec.accepted and rec.index is not None else None
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """``views``: segment when the frame's view is one of these; ``view``: the user says the clip is this
+    view (segment every frame, the beat tracker takes it as the view); ``sector``: crop to the sector."""
+
+    views: tuple[str, ...] = ("A4C", "A2C")
+    view: str | None = None
+    sector: bool = True
+    always: bool = False  # segment every frame whatever the view (the beat tracker still gates on it)
+
+
+class SegmentStage(Stage):
+    name, outputs, timing = "segment", ("lv_mask", "lv_confidence", "lv_view"), "infer"
+
+    def __init__(
+        self,
+        engine: Engine,
+        card: ModelCard,
+        config: SegmentConfig | dict | None = None,
+        *,
+        ultrasound: bool = False,
+    ) -> None:
+        self.config = config_for(SegmentConfig, config, self.name)
+        self.engine, self.engines = engine, (engine,)
+        self.labels = card.labels
+        self.own_sector = self.config.sector and not ultrasound  # no sector stage: track it here
+        self.seg = LVSegmenter(engine, ultrasound=self.own_sector)
+        self.use_sector = self.config.sector and ultrasound
+        self.inputs = ("image", "index", "accepted") + _VIEW_US * ultrasound + ("sector",) * self.use_sector
+
+    def when(self, rec: FrameRecord) -> bool:
+        if self.config.view is not None or self.config.always:
+            return True
+        return _view(rec, self.labels) in self.config.views
+
+    def __call__(self, rec: FrameRecord) -> None:
+        if self.use_sector:
+            lvm = self.seg.segment_in(rec.image, rec.sector, check=False)
+        else:
+            if self.own_sector:
+                self.seg.sector = self.seg.detector.update(rec.image)
+            lvm = self.seg.segment_in(rec.image, self.seg.sector, check=False)
+        rec.lv_mask, rec.lv_confidence = lvm.mask, lvm.confidence
+        rec.lv_view = self.config.view  # the user's; else the beats stage reads the frame's view
+
+    def reset(self) -> None:
+        if self.seg.detector is not None:
+            self.seg.detector.reset()
+        self.seg.sector = None
+
+
+@dataclass(frozen=True)
+class BeatsConfig:
+    """:class:`~rtecho.cardiac.BeatTracker`'s options (``tracker``: a TrackerConfig or a dict of its
+    fields); ``spacing_mm``: the pixel size (default: the source's, e.g. DICOM; else pixels)."""
+
+    tracker: TrackerConfig | dict | None = None
+    spacing_mm: float | tuple[float, float] | None = None
+
+
+class BeatsStage(Stage):
+    name, outputs = "beats", ("lv", "beats")
+
+    def __init__(
+        self, card: ModelCard, config: BeatsConfig | dict | None = None, *, ultrasound: bool = False
+    ) -> None:
+        self.config = config_for(BeatsConfig, config, self.name)
+        self.inputs = (
+            "frame",
+            "lv_mask",
+            "lv_confidence",
+            "lv_view",
+            "index",
+            "accepted",
+        ) + _VIEW_US * ultrasound
+        self.labels = card.labels
+        t = self.config.tracker
+        self.tracker_config = t if isinstance(t, TrackerConfig) else TrackerConfig(**(t or {}))
+        self.tracker: BeatTracker | None = None
+        self._last_t: float | None = None
+        self.units = "px"
+
+    def _tracker(self, rec: FrameRecord) -> BeatTracker:
+        if self.tracker is None:
+            mm = self.config.spacing_mm
+            if mm is None and rec.frame.source is not None:
+                mm = rec.frame.source.pixel_spacing_mm
+            spacing = None
+            if mm is not None:
+                sy, sx = (mm, mm) if np.isscalar(mm) else mm  # type: ignore[misc]
+                spacing = (float(sy) / 10.0, float(sx) / 10.0)
+                self.units = "cm"
+            self.tracker = BeatTracker(self.tracker_config, spacing)
+        return self.tracker
+
+    def __call__(self, rec: FrameRecord) -> None:
+        tracker = self._tracker(rec)
+        t = rec.frame.timestamp
+        if self._last_t is not None and t <= self._last_t:  # a source without timestamps: keep order
+            fps = rec.frame.source.fps if rec.frame.source is not None else None
+            t = self._last_t + 1.0 / (fps or 30.0)
+        self._last_t = t
+        view = rec.lv_view or _view(rec, self.labels)
+        if rec.lv_mask is None:  # not segmented (not apical): the tracker pauses / resets on the view
+            shape = measure_lv(np.zeros((1, 1), bool))
+            conf = None
+        else:
+            shape = tracker._shape(rec.lv_mask, None)
+            conf = None if shape.empty else rec.lv_confidence
+        rec.beats = tuple(tracker.update(shape, None, rec.frame.index, t, view, conf))
+        if rec.lv_mask is None:
+            rec.lv = None
+            return
+        rec.lv = {
+            "area": _num(shape.area),
+            "length": _num(shape.length),
+            "confidence": _num(conf),
+            "ef": _num(tracker.running_ef),
+            "heart_rate": _num(tracker.heart_rate),
+            "units": self.units,
+            "view": view,
+        }
+
+    def reset(self) -> None:
+        self.tracker = None
+        self._last_t = None
+
+
+def _num(x: float | None, nd: int = 4) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), nd)
+
+
+def make_segment(ctx: Any, section: Any) -> SegmentStage | None:
+    """The ``segment`` stage of :func:`~rtecho.pipeline.compose.build_pipeline`: with ``ef=True`` or a
+    ``segment`` engine (the shipped segmenter when ``ef=True`` names none)."""
+    engine = ctx.engines.get("segment")
+    if engine is None and not ctx.ef:
+        return None
+    if engine is None:
+        from rtecho.runtime import load_engine
+
+        engine = load_engine(default_segmenter_path())
+    return SegmentStage(engine, ctx.card, section, ultrasound=ctx.ultrasound)
+
+
+def make_beats(ctx: Any, section: Any) -> BeatsStage | None:
+    return (
+        BeatsStage(ctx.card, section, ultrasound=ctx.ultrasound)
+        if (ctx.ef or "segment" in ctx.engines)
+        else None
+    )

@@ -1,0 +1,33 @@
+"""The bench's cardiac rows: the segmenter alone and classify vs classify+segment, with CPU time."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rtecho.bench.cardiac import acceptance, bench_pipeline, bench_segmenter, format_rows
+from rtecho.bench.clips import Clip
+from rtecho.pipeline.cardiac import default_segmenter_path
+from rtecho.runtime import DEFAULT_MODEL
+from rtecho.synth import render_cine
+from rtecho.types import Frame
+
+
+def _clip(n=12):
+    c = render_cine("A4C", np.random.default_rng(5), n_frames=n, fps=30, ef=50, size_hw=(128, 128))
+    frames = tuple(Frame(im, index=i, timestamp=i / 30) for i, im in enumerate(c.frames))
+    return Clip("sim a4c", "sim://", frames, 30.0, simulated=True)
+
+
+def test_cardiac_rows():
+    clip, seg = _clip(), default_segmenter_path()
+    rows = bench_segmenter(seg, [clip], n_frames=15, warmup=2)
+    rows += bench_pipeline(DEFAULT_MODEL, seg, [clip], n_frames=15, warmup=2)
+    assert [r.row for r in rows] == ["segmenter", "classify", "classify+segment"]
+    s, c, cs = rows
+    assert len(s.ms["infer"]) == 15 and len(s.ms["e2e"]) == 15
+    assert s.stat("e2e", 50) >= s.stat("infer", 50) > 0  # the whole segmentation includes the engine call
+    assert cs.frames == 15 and len(cs.ms["segment"]) == 15 and "segment" not in c.ms
+    assert cs.cpu_ms_per_frame > 0 and cs.models.endswith("lvseg_unet")
+    checks = acceptance(rows)
+    assert [x["check"].split()[0] for x in checks] == ["segmenter", "classify+segment"]
+    assert "classify+segment" in format_rows(rows) and cs.to_dict()["e2e"]["p99"] is not None
