@@ -102,17 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     import rtecho
-    from rtecho.pipeline import StreamProcessor
+    from rtecho.pipeline import StreamProcessor, build_pipeline
     from rtecho.runtime import DEFAULT_MODEL, load_engine
 
     clip = args.clip or str(Path(rtecho.__file__).parent / "data" / "sample_clip.avi")
     images = clip_images(clip, limit=300)
     engine = load_engine(args.model or DEFAULT_MODEL, threads=1)
-    kw = {}
-    if not args.no_ultrasound:
-        from rtecho.ultrasound import UltrasoundPreprocessor
-
-        kw["preprocessor"] = UltrasoundPreprocessor.for_engine(engine)
+    kw = {"pipeline": build_pipeline(engine, ultrasound=not args.no_ultrasound)}
     duration = args.minutes * 60.0
     samples: list[tuple[float, float]] = []
     counts = {"submitted": 0, "results": 0, "ok": 0, "errors": 0}

@@ -20,6 +20,7 @@ None). Frames that are not classified (other modes, rejected) are skipped with :
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,9 @@ class Smoothed:
 
 class TemporalSmoother:
     """Exponential smoothing (``tau_s``) of probability vectors plus ``min_stable_s`` hysteresis."""
+
+    #: how many view changes :attr:`events` keeps (the newest)
+    MAX_EVENTS = 1024
 
     def __init__(
         self,
@@ -64,7 +68,13 @@ class TemporalSmoother:
         self._since: float = 0.0
         self._last_pending: int | None = None
         self._last_seen: float = -math.inf
-        self.events: list[ViewChange] = []
+        self._events: deque[ViewChange] = deque(maxlen=self.MAX_EVENTS)
+
+    @property
+    def events(self) -> list[ViewChange]:
+        """The view changes of this stream, oldest first: the last :attr:`MAX_EVENTS` (a live stream is
+        endless, so the history is bounded; each change also reaches the caller in its Prediction)."""
+        return list(self._events)
 
     def update(self, probabilities: np.ndarray, timestamp: float, frame_index: int = 0) -> Smoothed:
         """Add the probabilities of the frame at ``timestamp`` (seconds); returns the new state."""
@@ -96,7 +106,7 @@ class TemporalSmoother:
             if now - self._since >= self.min_stable_s:
                 change = ViewChange(self.label, self.labels[top], int(frame_index), now)
                 self.label, self._pending, self._last_pending = self.labels[top], None, None
-                self.events.append(change)
+                self._events.append(change)
         else:
             self._pending = None
         return Smoothed(self.state.astype(np.float32), self.label, change)

@@ -55,3 +55,14 @@ def test_no_flicker_and_fps_independent():
 def test_smoother_rejects_bad_shape():
     with pytest.raises(ValueError):
         TemporalSmoother(("A2C", "A4C")).update(np.ones(3), 0.0)
+
+
+def test_event_history_is_bounded_for_endless_streams():
+    from rtecho.ultrasound.smoothing import TemporalSmoother
+
+    sm = TemporalSmoother(("A4C", "PLAX"), tau_s=0.0, min_stable_s=0.0)
+    a, b = np.array([0.9, 0.1]), np.array([0.1, 0.9])
+    for i in range(2 * TemporalSmoother.MAX_EVENTS + 10):
+        sm.update(a if i % 2 == 0 else b, i / 30, i)
+    assert len(sm.events) == TemporalSmoother.MAX_EVENTS
+    assert sm.events[-1].frame_index == 2 * TemporalSmoother.MAX_EVENTS + 9
