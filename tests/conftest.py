@@ -55,3 +55,11 @@ def tiny_classifier(tmp_path_factory: pytest.TempPathFactory):
 def tiny_onnx(tiny_classifier) -> Path:
     """The tiny untrained classifier (128x128 gray, 13 views) named ``tiny``, once per session."""
     return tiny_classifier(name="tiny")
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """A fresh 2-label ImageFolder (6 PNGs per label) for each test (training, eval, calibration)."""
+    from tests.train.helpers import make_folder
+
+    return make_folder(tmp_path / "data")

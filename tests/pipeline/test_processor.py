@@ -8,7 +8,7 @@ import pytest
 
 from rtecho.errors import RtechoError
 from rtecho.pipeline import StreamProcessor
-from tests.pipeline.conftest import BuggyEngine, FlakyEngine, ListSource, SlowEngine, make_engine
+from tests.pipeline.helpers import BuggyEngine, FlakyEngine, ListSource, SlowEngine, make_engine
 
 
 def _accounted(s):

@@ -11,7 +11,7 @@ import pytest
 
 from rtecho.errors import RtechoError
 from rtecho.pipeline import StreamProcessor
-from tests.pipeline.conftest import make_engine
+from tests.pipeline.helpers import make_engine
 
 
 class _Frames:

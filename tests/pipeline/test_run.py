@@ -6,7 +6,7 @@ import json
 
 from rtecho.io import SyntheticSource
 from rtecho.pipeline import run_stream
-from tests.pipeline.conftest import make_engine
+from tests.pipeline.helpers import make_engine
 
 
 class _Sink:

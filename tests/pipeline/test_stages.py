@@ -30,7 +30,7 @@ from rtecho.runtime.tiny import build_tiny_classifier
 from rtecho.synth import render_screen
 from rtecho.types import Frame, Prediction
 from rtecho.ultrasound import ModeGate, SectorDetector, TemporalSmoother
-from tests.pipeline.conftest import make_engine
+from tests.pipeline.helpers import make_engine
 
 PLAIN_KEYS = ["decode", "wait", "preprocess", "infer", "postprocess", "end_to_end"]
 

@@ -12,7 +12,7 @@ from rtecho.pipeline import FramePipeline, Stage, StreamProcessor
 from rtecho.pipeline.queues import FrameQueue
 from rtecho.pipeline.stages import Classify, Softmax
 from rtecho.runtime.preprocess import Preprocessor
-from tests.pipeline.conftest import ListSource, SlowEngine, make_engine
+from tests.pipeline.helpers import ListSource, SlowEngine, make_engine
 
 
 def test_wait_is_timed_and_end_to_end_is_wait_plus_the_stages(tiny_onnx):

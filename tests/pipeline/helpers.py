@@ -1,3 +1,5 @@
+"""Test engines and sources for the pipeline tests (slow, flaky and buggy engines; a paced list source)."""
+
 from __future__ import annotations
 
 import time
