@@ -362,6 +362,46 @@ def export_int8(onnx_path: str | Path, images: np.ndarray, n: int = 64) -> Path:
     return out
 
 
+def export_segmenter(
+    model: Any,
+    out: str | Path,
+    train: dict[str, np.ndarray],
+    train_from: int,
+    val: dict[str, np.ndarray],
+    best: dict[str, Any],
+) -> Any:
+    """Export a trained segmenter with its card (training data in words, validation Dice, parity on val frames)."""
+    from rtecho.runtime.export import export_onnx
+
+    cfg = model.config
+    mean, std = float(cfg.mean[0]), float(cfg.std[0])
+    batch = ((val["images"][:16].astype(np.float32) / 255.0 - mean) / std)[:, None]
+    metrics = {
+        "val_sim": {
+            "dice": round(best["dice"], 4),
+            "dice_ed": round(best["dice_ed"], 4),
+            "dice_es": round(best["dice_es"], 4),
+            "n_cines": int(len(val["seeds"])),
+            "n_frames": int(len(val["images"])),
+            "note": "validation cines (model selection), network resolution",
+        }
+    }
+    return export_onnx(
+        model,
+        out,
+        name=Path(out).stem,
+        parity_batch=batch,
+        training_data=describe(train, train_from),
+        metrics=metrics,
+        description=(
+            f"LV segmenter ({cfg.architecture}): output 'logits' (N, 2, H, W) over (background, LV) at the "
+            "input size; LV mask = logits[:, 1] > logits[:, 0]. Input: the ultrasound sector crop resized "
+            "to the input size (Preprocessor with this card); rtecho.runtime.masks.mask_to_source maps it back."
+        ),
+        extra={"epochs_run": int(best["epoch"])},
+    )
+
+
 def run_command(args: Any) -> int:
     """``rtecho train MODEL --task segmentation (--synth N_CINES | --data FILE.npz) [--export ONNX]``;
     ``--resume`` warm-starts from ``OUT/best.pt`` with a fresh schedule."""
@@ -419,34 +459,7 @@ def run_command(args: Any) -> int:
         f"at epoch {best['epoch']} -> {out / 'best.pt'}"
     )
     if args.export:
-        from rtecho.runtime.export import export_onnx
-
-        mean, std = float(cfg.mean[0]), float(cfg.std[0])
-        batch = ((val["images"][:16].astype(np.float32) / 255.0 - mean) / std)[:, None]
-        metrics = {
-            "val_sim": {
-                "dice": round(best["dice"], 4),
-                "dice_ed": round(best["dice_ed"], 4),
-                "dice_es": round(best["dice_es"], 4),
-                "n_cines": int(len(val["seeds"])),
-                "n_frames": int(len(val["images"])),
-                "note": "validation cines (model selection), network resolution",
-            }
-        }
-        card = export_onnx(
-            model,
-            args.export,
-            name=Path(args.export).stem,
-            parity_batch=batch,
-            training_data=describe(train, train_from),
-            metrics=metrics,
-            description=(
-                f"LV segmenter ({cfg.architecture}): output 'logits' (N, 2, H, W) over (background, LV) at the "
-                "input size; LV mask = logits[:, 1] > logits[:, 0]. Input: the ultrasound sector crop resized "
-                "to the input size (Preprocessor with this card)."
-            ),
-            extra={"epochs_run": int(best["epoch"])},
-        )
+        card = export_segmenter(model, args.export, train, train_from, val, best)
         par = card.metrics["parity"]
         print(
             f"wrote {args.export} ({card.params} params, {card.flops / 1e6:.1f} MFLOPs); parity max |diff| "
