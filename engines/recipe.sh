@@ -12,6 +12,8 @@
 #   bash engines/recipe.sh train efficientnet_b0_cbam --epochs 30 --patience 6 --label-smoothing 0.1
 #     (int8: bash engines/recipe.sh int8 efficientnet_b0_cbam --float-tail 25: CBAM and head in float)
 #   SIZE=96 bash engines/recipe.sh train uiac --epochs 18 --patience 4
+#   bash engines/recipe.sh lvseg lvseg_unet --time-limit 33   (segmenters: wall-clock cosine schedules on a
+#   bash engines/recipe.sh lvseg lvseg_aspp --time-limit 45    shared, loaded 2-core machine; logs in engines/logs/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RT=${RT:-.venv/bin/rtecho}
@@ -19,7 +21,7 @@ RUNS=${RUNS:-runs/zoo}
 REAL=${REAL:-../shared/data/real/raventan95-echo-view-classifier}
 SIZE=${SIZE:-128}
 
-stage=${1:?usage: recipe.sh data|data-v2|search|train MODEL|ship MODEL|int8 MODEL|confidence MODEL}
+stage=${1:?usage: recipe.sh data|data-v2|search|train MODEL|ship MODEL|int8 MODEL|confidence MODEL|lvseg MODEL}
 case "$stage" in
 data)  # simulator stills, three disjoint seeds
     $RT synth --out "$RUNS/data/train" --n 300 --size 160 --seed 101 --no-progress
@@ -102,6 +104,13 @@ PY
 confidence)  # MODEL: temperature scaling + unknown-rejection thresholds on held-out simulator stills, into the card
     model=${2:?model}
     $RT confidence "$model" --n 40 --seed 404 --test-seed 505 --write | tee "engines/logs/$model.confidence.txt"
+    ;;
+lvseg)  # MODEL (lvseg_unet | lvseg_aspp) [extra args for rtecho train]: LV segmenter on 480 simulator cines
+        # (v1 and v2, A4C/A2C, EF 15-80; cached as $RUNS/MODEL/train.npz), export + INT8, held-out Dice into the card
+    model=${2:?model}; shift 2
+    $RT train "$model" --task segmentation --synth 480 --batch-size 16 --lr 3e-3 --threads 1 --epochs 100 \
+        --out "$RUNS/$model" --export "engines/$model.onnx" --int8 "$@"
+    .venv/bin/python benchmarks/seg_check.py "engines/$model.onnx" --int8 --write-card
     ;;
 *) echo "unknown stage $stage" >&2; exit 2 ;;
 esac

@@ -118,6 +118,9 @@ def export_onnx(
     x = torch.randn(2, c, h, w)
     exporter = _export_graph(model, x, out)
     slimmed = simplify and _simplify(out)
+    import onnx
+
+    opset = next((o.version for o in onnx.load(str(out)).opset_import if o.domain in ("", "ai.onnx")), OPSET)
     if parity_batch is None:
         parity_batch = np.random.default_rng(0).normal(size=(16, c, h, w)).astype(np.float32)
     par = parity(model, out, parity_batch.astype(np.float32))
@@ -144,7 +147,7 @@ def export_onnx(
         extra={
             "model_name": cfg.name,
             "exporter": exporter,
-            "opset": OPSET,
+            "opset": int(opset),  # what the file declares (the exporter may raise 17 to 18)
             "simplified": bool(slimmed),
             "torch": torch.__version__,
             **dict(extra or {}),
