@@ -40,11 +40,15 @@ from rtecho.types import ModelCard
 
 
 def default_segmenter_path(flag: str = "--segmenter") -> str:
-    """The shipped LV segmenter (``engines/lvseg_*.onnx``, fp32; ``lvseg_unet`` first)."""
+    """The shipped LV segmenter (``engines/lvseg_*.onnx``, fp32): ``lvseg_aspp`` first (its held-out
+    simulator Dice is the higher, worst frames included: see docs/lvseg.md), then the others by name."""
     from rtecho.errors import EngineError
     from rtecho.runtime.model_file import engine_dirs
 
-    found = sorted(p for d in engine_dirs() for p in d.glob("lvseg_*.onnx") if p.stem.count(".") == 0)
+    found = sorted(
+        (p for d in engine_dirs() for p in d.glob("lvseg_*.onnx") if p.stem.count(".") == 0),
+        key=lambda p: (p.stem != "lvseg_aspp", p.name),
+    )
     if not found:
         raise EngineError(f"no LV segmenter found (engines/lvseg_*.onnx); pass one with {flag}")
     return str(found[0])

@@ -215,6 +215,7 @@ def export_int8(onnx_path: str | Path, images: np.ndarray, n: int = 64) -> Path:
     """Static INT8 (Q/DQ, u8 activations for ONNX Runtime's x86 kernels, reduce_range weights) of an
     exported segmenter, calibrated on ``n`` of ``images`` (0..255, already at the input size);
     written as ``NAME.int8.onnx`` and recorded in the card's variants."""
+    from rtecho.card import CalibrationFrames, Quantisation
     from rtecho.runtime.model_file import load_card, variant_path
     from rtecho.runtime.precision import quantize_qdq, record_variant
 
@@ -225,7 +226,14 @@ def export_int8(onnx_path: str | Path, images: np.ndarray, n: int = 64) -> Path:
     out = variant_path(onnx_path, "int8")
     quantize_qdq(onnx_path, out, frames, card, activation_type="u8")
     record_variant(
-        onnx_path, "int8", out, {"activations": "u8", "reduce_range": True, "calibration_frames": len(frames)}
+        onnx_path,
+        "int8",
+        out,
+        backend="onnxruntime",
+        quantisation=Quantisation(activation_type="u8", reduce_range=True),
+        calibration=CalibrationFrames(
+            set="simulator cines (validation split of the training run)", frames=len(frames)
+        ),
     )
     return out
 
