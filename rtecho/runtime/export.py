@@ -5,7 +5,7 @@
     card = export_onnx(create_model("darts1"), "engines/darts1.onnx", training_data="...")
 
 The ONNX graph has one input ``input`` (N, C, H, W) float32 with a dynamic batch and one output
-``logits`` (N, K), opset 17. Parity: the exported graph is run with ONNX Runtime on a batch and
+``logits`` (N, K); opset 17 is asked for and the dynamo exporter may write 18 (the card records what the file declares). Parity: the exported graph is run with ONNX Runtime on a batch and
 compared with torch eager: max |logit difference| and arg-max agreement go into the card.
 """
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from rtecho.bench.cardiac import acceptance, bench_pipeline, bench_segmenter, format_rows
@@ -27,7 +29,7 @@ def test_cardiac_rows():
     assert len(s.ms["infer"]) == 15 and len(s.ms["e2e"]) == 15
     assert s.stat("e2e", 50) >= s.stat("infer", 50) > 0  # the whole segmentation includes the engine call
     assert cs.frames == 15 and len(cs.ms["segment"]) == 15 and "segment" not in c.ms
-    assert cs.cpu_ms_per_frame > 0 and cs.models.endswith("lvseg_unet")
+    assert cs.cpu_ms_per_frame > 0 and cs.models.endswith(Path(seg).stem)
     checks = acceptance(rows)
     assert [x["check"].split()[0] for x in checks] == ["segmenter", "classify+segment"]
     assert "classify+segment" in format_rows(rows) and cs.to_dict()["e2e"]["p99"] is not None
