@@ -19,6 +19,7 @@ mask back to source) at 1 thread. Writes ``benchmarks/results/seg-NAME.json``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -132,6 +133,18 @@ def _stats(ts: list[float]) -> dict:
     return {"p50_ms": round(float(np.percentile(a, 50)), 3), "p99_ms": round(float(np.percentile(a, 99)), 3)}
 
 
+def _time(fn, runs: int, warmup: int = 50) -> dict:
+    """p50/p99 of ``fn()`` over ``runs`` calls after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return _stats(ts)
+
+
 def latency(model: str, data: dict[str, np.ndarray], runs: int, precision: str = "fp32") -> dict:
     """ORT ``infer`` p50/p99 at 1 thread and rtecho's default, and the whole per-frame path at 1 thread."""
     from rtecho.runtime import load_engine
@@ -147,21 +160,16 @@ def latency(model: str, data: dict[str, np.ndarray], runs: int, precision: str =
         with load_engine(model, precision=precision, threads=threads) as engine:
             pre = Preprocessor(engine.card)
             x = pre(frame, roi=roi, keep=keep)
-            for _ in range(50):
-                engine.infer(x)
-            ts = []
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                engine.infer(x)
-                ts.append(time.perf_counter() - t0)
-            out[f"infer_{label}"] = _stats(ts)
+            out[f"infer_{label}"] = _time(functools.partial(engine.infer, x), runs)
             if threads == 1:
-                ts = []
-                for _ in range(runs):
-                    t0 = time.perf_counter()
-                    mask_to_source(engine.infer(pre(frame, roi=roi, keep=keep))[0], roi, (h, w))
-                    ts.append(time.perf_counter() - t0)
-                out["frame_path_threads1"] = {**_stats(ts), "source_hw": [int(h), int(w)]}
+                path = _time(
+                    lambda e=engine, p=pre: mask_to_source(
+                        e.infer(p(frame, roi=roi, keep=keep))[0], roi, (h, w)
+                    ),
+                    runs,
+                    warmup=0,
+                )
+                out["frame_path_threads1"] = {**path, "source_hw": [int(h), int(w)]}
     return out
 
 
@@ -255,14 +263,7 @@ def reference_latency(model: str, runs: int) -> dict:
 
     with load_engine(model, threads=1) as engine:
         x = np.zeros((1, *engine.input_shape), np.float32)
-        for _ in range(50):
-            engine.infer(x)
-        ts = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            engine.infer(x)
-            ts.append(time.perf_counter() - t0)
-    return _stats(ts)
+        return _time(lambda: engine.infer(x), runs)
 
 
 def pair_latency(model: str, classifier: str, runs: int, precision: str = "fp32") -> dict:

@@ -106,18 +106,6 @@ class SoftThreshold(nn.Module):
         return x - torch.maximum(torch.minimum(x, tau), -tau)
 
 
-class ClassifierHead(nn.Module):
-    """Global average pool -> dropout -> linear: (B, C, H, W) -> (B, num_classes)."""
-
-    def __init__(self, channels: int, num_classes: int, dropout: float = 0.0) -> None:
-        super().__init__()
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.fc = nn.Linear(channels, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.dropout(global_avg_pool(x)))
-
-
 def init_weights(module: nn.Module) -> None:
     """torchvision-style init: Kaiming-normal (fan_out) convs, unit/zero BN, small uniform linears."""
     for m in module.modules():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from rtecho.synth.shapes import Arc, Capsule, Ellipse, Layer, Placement, Shape
+from rtecho.synth.shapes import Capsule, Ellipse, Layer, Placement, Shape
 
 # Diffuse scatterer amplitudes (myocardium = 1). Blood is ~ -32 dB below tissue: dark, not black.
 MYO = 1.0
@@ -75,7 +75,3 @@ def leaflet(x: float, z: float, ang_deg: float, length: float, r: float = 0.07) 
 
 def lerp(a: float, b: float, t: float) -> float:
     return a + (b - a) * t
-
-
-def arc_tube(cx: float, cz: float, r: float, a0: float, a1: float, half: float) -> Arc:
-    return Arc(cx, cz, r, a0, a1, half)

@@ -24,25 +24,6 @@ from rtecho.ultrasound._geom import box_blur
 from rtecho.ultrasound._region import Sector
 
 
-def fit_sector(
-    comp: np.ndarray,
-    raw: np.ndarray,
-    content: np.ndarray,
-    mean: np.ndarray,
-    f: int,
-    size_hw: tuple[int, int],
-    rng: np.random.Generator,
-) -> Sector | None:
-    """The fan on a downsampled frame (factor ``f``), or None (not a fan): :func:`fit_sector_steps`
-    run to its end."""
-    steps = fit_sector_steps(comp, raw, content, mean, f, size_hw, rng)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
-
-
 def fit_sector_steps(
     comp: np.ndarray,
     raw: np.ndarray,
