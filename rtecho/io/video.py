@@ -65,6 +65,7 @@ class VideoSource(Source):
             "codec": stream.codec_context.name,
             "pix_fmt": stream.codec_context.pix_fmt,
             "container": self._container.format.name,
+            "threading": stream.thread_type.name,  # SLICE: frame threading would hold frames back
         }
         super().__init__(
             SourceInfo(

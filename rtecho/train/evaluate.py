@@ -181,7 +181,7 @@ def _batches(frames: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarra
         yield buf
 
 
-def _clip_label(probs: np.ndarray, mapped: Sequence[str], rule: str) -> tuple[str, float]:
+def clip_label(probs: np.ndarray, mapped: Sequence[str], rule: str) -> tuple[str, float]:
     """One label for a clip from per-frame probabilities (N, K) over model labels mapped to eval labels."""
     mapped_arr = np.asarray(mapped)
     mean = probs.mean(axis=0)
@@ -244,7 +244,7 @@ def evaluate_samples(
             for k in probs.argmax(axis=1):
                 levels["frames"][0].append(idx[truth])
                 levels["frames"][1].append(idx[mapped[int(k)]])
-            pred, conf = _clip_label(probs, mapped, clip_rule)
+            pred, conf = clip_label(probs, mapped, clip_rule)
             n_frames = len(probs)
             levels["clips"][0].append(idx[truth])
             levels["clips"][1].append(idx[pred])

@@ -91,9 +91,9 @@ def test_eval_coarse_maps_truth_and_prediction(image_folder, trained):
 def test_clip_rules():
     probs = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.3, 0.6, 0.1], [0.95, 0.0, 0.05]])
     labels = ["A4C", "PLAX", "PSAX-AV"]
-    assert ev._clip_label(probs, labels, "majority")[0] == "A4C"  # 2:2 tie -> higher mean probability
-    assert ev._clip_label(probs[:3], labels, "majority")[0] == "PLAX"
-    assert ev._clip_label(probs[1:3], labels, "mean")[0] == "PLAX"
+    assert ev.clip_label(probs, labels, "majority")[0] == "A4C"  # 2:2 tie -> higher mean probability
+    assert ev.clip_label(probs[:3], labels, "majority")[0] == "PLAX"
+    assert ev.clip_label(probs[1:3], labels, "mean")[0] == "PLAX"
 
 
 def test_eval_cli_errors(image_folder, tmp_path, capsys):
