@@ -274,7 +274,8 @@ def bench_config(
                     f"{config.model} on {config.backend}/{config.precision}: no frame processed "
                     f"({summary.errors} errors{'; ' + summary.stream_error if summary.stream_error else ''})"
                 )
-            acc, acc_coarse = collector.accuracy(clip)
+            # random weights (the torch timing baseline): an accuracy would mean nothing
+            acc, acc_coarse = collector.accuracy(clip) if cover else (None, None)
             pace = None if mode == "lockstep" else (pace_fps or clip.fps)
             results.append(_result(engine, settings, clip, mode, pace, summary, collector, acc, acc_coarse))
     return results
