@@ -108,8 +108,13 @@ def measure_lv(
     spacing: float | tuple[float, float] | None = None,
     n_discs: int = N_DISCS,
     keep_largest: bool = False,
+    origin: tuple[int, int] = (0, 0),
 ) -> LVShape:
-    """Area, long axis and ``n_discs`` disc diameters of the cavity ``mask`` (H, W; nonzero = LV)."""
+    """Area, long axis and ``n_discs`` disc diameters of the cavity ``mask`` (H, W; nonzero = LV).
+
+    ``origin`` (top, left): ``mask`` is a window of a larger frame at that offset (a segmenter's
+    :attr:`~rtecho.cardiac.segment.LVMask.part`); positions are the frame's, the results those of the
+    whole frame's mask (the same pixel coordinates, so the same numbers)."""
     m = np.asarray(mask)
     if m.ndim != 2:
         raise FrameError(f"an LV mask must be 2-D (H, W), got shape {m.shape}")
@@ -117,6 +122,8 @@ def measure_lv(
     if keep_largest:
         m = largest_component(m)
     ys, xs = np.nonzero(m)
+    if origin != (0, 0):
+        ys, xs = ys + origin[0], xs + origin[1]
     n = int(ys.size)
     if n < 3:
         return EMPTY
