@@ -3,7 +3,6 @@ SRC --model engines/lvseg_aspp.onnx``) is a clear one-line error that says where
 
 from __future__ import annotations
 
-
 import pytest
 
 from rtecho.cli import main
