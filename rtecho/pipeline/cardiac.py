@@ -92,8 +92,7 @@ class SegmentStage(Stage):
         self.own_sector = self.config.sector and not ultrasound  # no sector stage: track it here
         self.seg = LVSegmenter(engine, ultrasound=self.own_sector)
         self.use_sector = self.config.sector and ultrasound
-        self.inputs = ("image", "index", "accepted") + _VIEW_US * ultrasound
-        self.inputs += ("sector", "screen") * self.use_sector
+        self.inputs = ("image", "index", "accepted") + _VIEW_US * ultrasound + ("sector",) * self.use_sector
 
     def when(self, rec: FrameRecord) -> bool:
         if self.config.view is not None or self.config.always:
@@ -102,7 +101,10 @@ class SegmentStage(Stage):
 
     def __call__(self, rec: FrameRecord) -> None:
         if self.use_sector:
-            planes = rec.screen.planes() if rec.image.ndim == 3 and rec.screen is not None else None
+            # the frame's de-interleaved planes when a stage made them (the ultrasound stages' screen, optional:
+            # not an input, so pipelines without it still build); the same numbers either way
+            screen = rec.screen
+            planes = screen.planes() if rec.image.ndim == 3 and screen is not None else None
             lvm = self.seg.segment_in(rec.image, rec.sector, check=False, planes=planes)
         else:
             if self.own_sector:
