@@ -4,12 +4,15 @@ through the full pipeline, on the sample clip and the real A4C cines.
 - ``segmenter`` rows: :class:`~rtecho.cardiac.segment.LVSegmenter` on each frame (sector tracking,
   crop, preprocessing, the engine, the mask back at the source size): ``infer`` is the engine call,
   ``e2e`` the whole segmentation of the frame;
-- ``classify`` and ``classify+segment`` rows: the stream processor, lockstep (one frame in flight),
-  with the ultrasound stages, without and with the cardiac stages (``build_pipeline(..., ef=True)``);
-  the segmenter runs on every frame (``segment={"view": "A4C"}``: the worst case, whatever the
-  classifier says). ``infer`` is the classifier and the segmenter together, ``e2e`` the frame's end to
-  end (wait + stages; frames decoded beforehand), ``segment`` the segment stage (from the pipeline's
-  per-stage times).
+- ``classify``, ``classify+segment`` and ``classify+seg gated`` rows: the stream processor, lockstep
+  (one frame in flight), with the ultrasound stages, without and with the cardiac stages
+  (``build_pipeline(..., ef=True)``). In ``classify+segment`` the segmenter runs on every frame
+  (``segment={"view": "A4C"}``: the worst case, whatever the classifier says); in ``classify+seg gated``
+  only where the classifier's smoothed view is apical (the default). ``infer`` is the classifier and the
+  segmenter together, ``e2e`` the frame's end to end (wait + stages; frames decoded beforehand),
+  ``segment`` the segment stage on the frames it segmented and ``cardiac`` the segment and beats stages (from the
+  pipeline's per-stage times; a frame the gate skips counts its beats stage only); ``segmented`` (in
+  the JSON) the share of frames segmented.
 
 Every row also gives the CPU time per frame (``time.process_time``, all threads of the process), so
 that a loaded machine (other processes taking the cores) can be told from a slow pipeline; the load
@@ -45,6 +48,7 @@ class CardiacRow:
     ms: dict[str, np.ndarray] = field(default_factory=dict)  # per-frame samples by measure
     cpu_ms_per_frame: float = float("nan")
     wall_s: float = 0.0
+    segmented: float | None = None  # share of frames the segmenter ran on (pipeline rows with it)
 
     def stat(self, key: str, q: float) -> float | None:
         v = self.ms.get(key)
@@ -60,6 +64,8 @@ class CardiacRow:
             "cpu_ms_per_frame": round(self.cpu_ms_per_frame, 3),
             "wall_s": round(self.wall_s, 3),
         }
+        if self.segmented is not None:
+            out["segmented"] = round(self.segmented, 3)
         for k in self.ms:
             out[k] = {"p50": _r(self.stat(k, 50)), "p99": _r(self.stat(k, 99))}
         return out
@@ -149,17 +155,20 @@ def bench_pipeline(
     rows = []
     engine, seg = load_engine(model), load_engine(seg_path)
     for clip in clips:
-        for name, ef in (("classify", False), ("classify+segment", True)):
-            opts: dict[str, Any] = (
-                {"ef": True, "engines": {"segment": seg}, "segment": {"view": "A4C"}} if ef else {}
-            )
+        for name, ef in (("classify", False), ("classify+segment", True), ("classify+seg gated", True)):
+            opts: dict[str, Any] = {"ef": True, "engines": {"segment": seg}} if ef else {}
+            if name == "classify+segment":
+                opts["segment"] = {"view": "A4C"}
             pipe = build_pipeline(engine, ultrasound=True, **opts)
             seg_ms: list[float] = []
+            card_ms: list[float] = []
             if ef:
-                _time_stage(pipe, "segment", seg_ms)
+                _time_stage(pipe, ("segment",), seg_ms, segmented_only=True)
+                _time_stage(pipe, ("segment", "beats"), card_ms)
             with StreamProcessor(engine, pipeline=pipe) as proc:
                 warm_up(proc, clip, warmup)
                 seg_ms.clear()
+                card_ms.clear()
                 pipe.reset()
                 c0, w0 = time.process_time(), time.perf_counter()
                 collector, summary = run_clip(proc, clip, n_frames, "lockstep", max_seconds=1e9)
@@ -168,22 +177,28 @@ def bench_pipeline(
             ms = {"infer": s.get("infer", np.zeros(0)), "e2e": s.get("end_to_end", np.zeros(0))}
             if ef:
                 ms["segment"] = np.array(seg_ms)
+                ms["cardiac"] = np.array(card_ms)
             models = engine.card.name + (f" + {seg.card.name}" if ef else "")
             n = max(summary.processed, 1)
-            rows.append(
-                CardiacRow(name, models, clip.name, clip.size_hw, summary.processed, ms, 1e3 * cpu / n, wall)
+            row = CardiacRow(
+                name, models, clip.name, clip.size_hw, summary.processed, ms, 1e3 * cpu / n, wall
             )
+            if ef:
+                row.segmented = len(seg_ms) / n
+            rows.append(row)
     return rows
 
 
-def _time_stage(pipe: Any, name: str, out: list[float]) -> None:
-    """Record the ``name`` stage's own time per frame (the pipeline's ``stage_ms``) into ``out``."""
+def _time_stage(pipe: Any, names: tuple[str, ...], out: list[float], segmented_only: bool = False) -> None:
+    """Record the ``names`` stages' own time per frame (the pipeline's ``stage_ms``, added) into ``out``
+    (frames that ran none of them: nothing; ``segmented_only``: only frames the segmenter ran on)."""
     run = pipe.run
 
     def timed(frame: Any) -> Any:
         rec = run(frame)
-        if rec.stage_ms.get(name) is not None:
-            out.append(rec.stage_ms[name])
+        ms = [rec.stage_ms[n] for n in names if rec.stage_ms.get(n) is not None]
+        if ms and not (segmented_only and getattr(rec, "lv_mask", None) is None):
+            out.append(sum(ms))
         return rec
 
     pipe.run = timed
@@ -191,8 +206,8 @@ def _time_stage(pipe: Any, name: str, out: list[float]) -> None:
 
 def format_rows(rows: Sequence[CardiacRow]) -> str:
     head = (
-        f"{'row':<18}{'models':<22}{'clip':<22}{'frames':>6}  {'infer p50/p99':>15}  {'segment p50/p99':>15}"
-        f"  {'e2e p50/p99':>15}  {'cpu/frame':>9}"
+        f"{'row':<20}{'models':<22}{'clip':<22}{'frames':>6}  {'infer p50/p99':>15}  {'segment p50/p99':>15}"
+        f"  {'cardiac p50/p99':>15}  {'e2e p50/p99':>15}  {'cpu/frame':>9}  {'seg%':>5}"
     )
     lines = ["[cardiac: LV segmenter and classify+segment, lockstep; ms]", head, "-" * len(head)]
 
@@ -202,8 +217,9 @@ def format_rows(rows: Sequence[CardiacRow]) -> str:
 
     for r in rows:
         lines.append(
-            f"{r.row:<18}{r.models[:21]:<22}{r.clip[:21]:<22}{r.frames:>6}  {pair(r, 'infer'):>15}  "
-            f"{pair(r, 'segment'):>15}  {pair(r, 'e2e'):>15}  {r.cpu_ms_per_frame:>9.2f}"
+            f"{r.row:<20}{r.models[:21]:<22}{r.clip[:21]:<22}{r.frames:>6}  {pair(r, 'infer'):>15}  "
+            f"{pair(r, 'segment'):>15}  {pair(r, 'cardiac'):>15}  {pair(r, 'e2e'):>15}  "
+            f"{r.cpu_ms_per_frame:>9.2f}  {'-' if r.segmented is None else f'{100 * r.segmented:.0f}':>5}"
         )
     return "\n".join(lines)
 
@@ -223,7 +239,7 @@ def acceptance(rows: Sequence[CardiacRow]) -> list[dict[str, Any]]:
                     "ok": p99 is not None and p99 < SEG_LIMIT_MS,
                 }
             )
-        elif r.row == "classify+segment":
+        elif r.row in ("classify+segment", "classify+seg gated"):
             p99 = r.stat("e2e", 99)
             out.append(
                 {

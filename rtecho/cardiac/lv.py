@@ -64,12 +64,15 @@ def _spacing(spacing: float | tuple[float, float] | None) -> tuple[float, float]
 
 
 def largest_component(mask: np.ndarray, max_iter: int = 512) -> np.ndarray:
-    """The largest 4-connected component of a boolean mask (label propagation, numpy only).
+    """The largest 4-connected component of a boolean mask (label propagation over runs, numpy only).
 
-    Every foreground pixel starts with its own flat index as label; each step replaces a label by the
-    smallest label among its 4 neighbours inside the mask, then jumps labels (a label is the index of a
-    pixel of the same part whose own label is no larger: ``label = label[label]``), until nothing
-    changes: a few dozen steps at the segmenter's 112x112 (ties: the part with the smallest first pixel).
+    The mask's rows are cut into runs (maximal horizontal stretches of foreground), numbered in row-major
+    order; two runs touch when a pixel of one is right above a pixel of the other. Every run starts with
+    its own number as label; each step gives both ends of every touching pair the smaller of their
+    labels, then jumps labels (``label = label[label]``: a label is a run of the same part whose own
+    label is no larger), until nothing changes: each part is then labelled by its first run (a few
+    steps on a segmenter's mask). The part with the most pixels wins (ties: the part whose first pixel
+    comes first).
 
     >>> m = np.zeros((5, 7), bool); m[1:4, 1:3] = True; m[2, 5] = True
     >>> int(largest_component(m).sum())
@@ -81,25 +84,30 @@ def largest_component(mask: np.ndarray, max_iter: int = 512) -> np.ndarray:
     rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
     box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
     sub = m[box]  # the work on the mask's bounding box only
-    big = sub.size
-    idx = np.flatnonzero(sub)
-    lab = np.full(sub.shape, big, np.int64)
-    lab.flat[idx] = idx
-    for _ in range(max_iter):
-        p = np.pad(lab, 1, constant_values=big)
-        nb = np.minimum.reduce([p[1:-1, 1:-1], p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]])
-        nb[~sub] = big
-        flat = nb.reshape(-1)
-        v = flat[idx]
+    start = sub.copy()
+    start[:, 1:] &= ~sub[:, :-1]  # the first pixel of each run
+    n_runs = int(np.count_nonzero(start))
+    run = np.cumsum(start.reshape(-1)).reshape(sub.shape) - 1  # each pixel's run (where sub)
+    below = sub[:-1] & sub[1:]
+    a, b = run[:-1][below], run[1:][below]
+    if a.size:  # consecutive duplicates (the same two runs over several columns) once
+        new_pair = np.ones(a.size, bool)
+        new_pair[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+        a, b = a[new_pair], b[new_pair]
+    lab = np.arange(n_runs)
+    for _ in range(max_iter if a.size else 0):
+        low = np.minimum(lab[a], lab[b])
+        new = lab.copy()
+        np.minimum.at(new, a, low)
+        np.minimum.at(new, b, low)
         for _ in range(4):
-            v = flat[v]
-            flat[idx] = v
-        if np.array_equal(nb, lab):
+            new = new[new]
+        if np.array_equal(new, lab):
             break
-        lab = nb
-    ids, counts = np.unique(lab[sub], return_counts=True)
+        lab = new
+    sizes = np.bincount(lab[run[sub]], minlength=n_runs)
     out = np.zeros_like(m)
-    out[box] = lab == ids[int(np.argmax(counts))]
+    out[box] = sub & (lab[run] == int(np.argmax(sizes)))
     return out
 
 
@@ -108,8 +116,13 @@ def measure_lv(
     spacing: float | tuple[float, float] | None = None,
     n_discs: int = N_DISCS,
     keep_largest: bool = False,
+    origin: tuple[int, int] = (0, 0),
 ) -> LVShape:
-    """Area, long axis and ``n_discs`` disc diameters of the cavity ``mask`` (H, W; nonzero = LV)."""
+    """Area, long axis and ``n_discs`` disc diameters of the cavity ``mask`` (H, W; nonzero = LV).
+
+    ``origin`` (top, left): ``mask`` is a window of a larger frame at that offset (a segmenter's
+    :attr:`~rtecho.cardiac.segment.LVMask.part`); positions are the frame's, the results those of the
+    whole frame's mask (the same pixel coordinates, so the same numbers)."""
     m = np.asarray(mask)
     if m.ndim != 2:
         raise FrameError(f"an LV mask must be 2-D (H, W), got shape {m.shape}")
@@ -117,6 +130,8 @@ def measure_lv(
     if keep_largest:
         m = largest_component(m)
     ys, xs = np.nonzero(m)
+    if origin != (0, 0):
+        ys, xs = ys + origin[0], xs + origin[1]
     n = int(ys.size)
     if n < 3:
         return EMPTY

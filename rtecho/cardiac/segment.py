@@ -12,7 +12,6 @@ probability inside the mask.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,13 +22,38 @@ from rtecho.errors import EngineError
 DEFAULT_GLOB = "lvseg_*.onnx"
 
 
-@dataclass(frozen=True)
 class LVMask:
-    """One frame's LV: ``mask`` bool (H, W) at the source size, ``confidence`` in [0, 1] (NaN: no LV)."""
+    """One frame's LV: ``mask`` bool (H, W) at the source size (made when first read), ``confidence`` in
+    [0, 1] (NaN: no LV), ``roi`` the crop; ``part`` the mask's window (bool, all of its True pixels) at
+    ``origin`` = (top, left) of the source frame, which is all that measuring it needs."""
 
-    mask: np.ndarray
-    confidence: float
-    roi: tuple[int, int, int, int]
+    __slots__ = ("_mask", "confidence", "origin", "part", "roi", "shape_hw")
+
+    def __init__(
+        self,
+        mask: np.ndarray | None,
+        confidence: float,
+        roi: tuple[int, int, int, int],
+        part: np.ndarray | None = None,
+        origin: tuple[int, int] = (0, 0),
+        shape_hw: tuple[int, int] | None = None,
+    ) -> None:
+        if mask is None and (part is None or shape_hw is None):
+            raise ValueError("an LVMask needs its mask, or its part with the frame's shape_hw")
+        self._mask = mask
+        self.confidence, self.roi = confidence, roi
+        self.part = mask if part is None else part
+        self.origin = origin
+        self.shape_hw = tuple(mask.shape) if mask is not None else shape_hw
+
+    @property
+    def mask(self) -> np.ndarray:
+        if self._mask is None:
+            full = np.zeros(self.shape_hw, bool)
+            top, left = self.origin
+            full[top : top + self.part.shape[0], left : left + self.part.shape[1]] = self.part
+            self._mask = full
+        return self._mask
 
 
 def lv_channel(labels: tuple[str, ...]) -> int:
@@ -83,10 +107,13 @@ class LVSegmenter:
             self.sector = self.detector.update(image)
         return self.segment_in(image, self.sector)
 
-    def segment_in(self, image: np.ndarray, sector: Any = None, *, check: bool = True) -> LVMask:
+    def segment_in(
+        self, image: np.ndarray, sector: Any = None, *, check: bool = True, planes: np.ndarray | None = None
+    ) -> LVMask:
         """The LV of ``image`` inside ``sector`` (a :class:`~rtecho.ultrasound.Sector`, e.g. the stream's
-        sector stage's; None: the whole frame). ``check=False``: ``image`` was checked already (a Frame's)."""
-        from rtecho.runtime.preprocess import resize
+        sector stage's; None: the whole frame). ``check=False``: ``image`` was checked already (a Frame's);
+        ``planes``: its channels as 3xHxW, when the caller has them (the stream's ScreenFrame)."""
+        from rtecho.runtime.masks import resize_window, window_of
 
         h, w = image.shape[:2]
         roi, keep = (0, 0, h, w), None
@@ -97,17 +124,23 @@ class LVSegmenter:
         if check:
             x = self.pre(image, roi=roi if sector is not None else None, keep=keep)
         else:
-            x = self.pre.apply(image, roi=roi if sector is not None else None, keep=keep)
+            x = self.pre.apply(image, roi=roi if sector is not None else None, keep=keep, planes=planes)
         prob = _probability(self._infer(x), self.channel).astype(np.float32)
-        lv = prob > 0.5
-        if lv.any():  # the largest part, found at the network's resolution (cheap), then mapped back
-            prob = np.where(largest_component(lv), prob, np.minimum(prob, 0.5 - 1e-3)).astype(np.float32)
         top, left, hh, ww = roi
-        p = resize(prob, (hh, ww))
+        lv = prob > 0.5
+        if not lv.any():
+            return LVMask(None, float("nan"), roi, np.zeros((0, 0), bool), (top, left), (h, w))
+        # the largest part, found at the network's resolution (cheap); the other pixels below 0.5
+        lv = largest_component(lv)
+        prob = np.where(lv, prob, np.minimum(prob, 0.5 - 1e-3)).astype(np.float32)
+        # back to the crop only where the part reaches: resize taps are convex weights, so outside that
+        # window every value mixes inputs < 0.5 and stays < 0.5 (the same pixels as the whole resize)
+        rows, cols = np.flatnonzero(lv.any(axis=1)), np.flatnonzero(lv.any(axis=0))
+        r = window_of(prob.shape[0], hh, int(rows[0]), int(rows[-1]))
+        c = window_of(prob.shape[1], ww, int(cols[0]), int(cols[-1]))
+        p = resize_window(prob, (hh, ww), r, c)
         m = p > 0.5
         if keep is not None:
-            m &= keep
-        full = np.zeros((h, w), bool)
-        full[top : top + hh, left : left + ww] = m
+            m &= keep[r[0] : r[1], c[0] : c[1]]
         conf = float(p[m].mean()) if m.any() else float("nan")
-        return LVMask(full, conf, roi)
+        return LVMask(None, conf, roi, m, (top + r[0], left + c[0]), (h, w))

@@ -76,7 +76,7 @@ class SegmentConfig:
 
 
 class SegmentStage(Stage):
-    name, outputs, timing = "segment", ("lv_mask", "lv_confidence", "lv_view"), "infer"
+    name, outputs, timing = "segment", ("lv_mask", "lv_part", "lv_confidence", "lv_view"), "infer"
 
     def __init__(
         self,
@@ -101,12 +101,17 @@ class SegmentStage(Stage):
 
     def __call__(self, rec: FrameRecord) -> None:
         if self.use_sector:
-            lvm = self.seg.segment_in(rec.image, rec.sector, check=False)
+            # the frame's de-interleaved planes when a stage made them (the ultrasound stages' screen, optional:
+            # not an input, so pipelines without it still build); the same numbers either way
+            screen = rec.screen
+            planes = screen.planes() if rec.image.ndim == 3 and screen is not None else None
+            lvm = self.seg.segment_in(rec.image, rec.sector, check=False, planes=planes)
         else:
             if self.own_sector:
                 self.seg.sector = self.seg.detector.update(rec.image)
             lvm = self.seg.segment_in(rec.image, self.seg.sector, check=False)
         rec.lv_mask, rec.lv_confidence = lvm.mask, lvm.confidence
+        rec.lv_part = (lvm.part, lvm.origin)  # the window the beats stage measures (same numbers, less work)
         rec.lv_view = self.config.view  # the user's; else the beats stage reads the frame's view
 
     def reset(self) -> None:
@@ -134,6 +139,7 @@ class BeatsStage(Stage):
         self.inputs = (
             "frame",
             "lv_mask",
+            "lv_part",
             "lv_confidence",
             "lv_view",
             "index",
@@ -171,7 +177,11 @@ class BeatsStage(Stage):
             shape = measure_lv(np.zeros((1, 1), bool))
             conf = None
         else:
-            shape = tracker._shape(rec.lv_mask, None)
+            part = rec.lv_part  # the segment stage's window of the mask (None: another stage gave lv_mask)
+            if part is not None:
+                shape = measure_lv(part[0], tracker.spacing, origin=part[1])
+            else:
+                shape = tracker._shape(rec.lv_mask, None)
             conf = None if shape.empty else rec.lv_confidence
         rec.beats = tuple(tracker.update(shape, None, rec.frame.index, t, view, conf))
         if rec.lv_mask is None:

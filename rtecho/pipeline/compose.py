@@ -18,8 +18,10 @@ a registered stage; a stage that runs another model takes its engine by name fro
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rtecho.pipeline.contract import Stage
@@ -120,6 +122,7 @@ def build_pipeline(
     >>> build_pipeline(load_engine("tiny-untrained")).describe()
     'preprocess(image -> x) -> classify(x -> logits, transport_ms) -> softmax(logits -> probabilities, index, accepted)'
     """
+    _check_classifier(engine)
     engines = dict(engines or {})
     if overlay is not None and (
         ef or "segment" in engines
@@ -148,3 +151,19 @@ def build_pipeline(
     if idle:
         raise ValueError(f"engine(s) {idle} run by no stage of this pipeline: {pipe.describe()}")
     return pipe
+
+
+def _check_classifier(engine: Engine) -> None:
+    """The main engine must classify views: a segmentation card (an LV segmenter) is named as such."""
+    card = engine.card
+    task = getattr(card, "task", "classification")
+    if task == "classification":
+        return
+    from rtecho.errors import EngineError
+
+    where = getattr(engine, "model_path", None) or card.name
+    with contextlib.suppress(ValueError, TypeError):
+        where = Path(where).resolve().relative_to(Path.cwd())
+    if task == "segmentation":
+        raise EngineError(f"{where} is an LV segmenter (task segmentation): pass it as --segmenter with --ef")
+    raise EngineError(f"{where} is a {task} model, not a view classifier")

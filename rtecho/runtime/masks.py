@@ -8,7 +8,7 @@ softmax's decision), with the logit difference resized to the crop by the same a
 
 >>> import numpy as np
 >>> z = np.zeros((2, 4, 4), np.float32); z[1, 1:3, 1:3] = 5.0
->>> mask_to_source(z, (2, 2, 8, 8), (12, 12)).sum() > 0
+>>> bool(mask_to_source(z, (2, 2, 8, 8), (12, 12)).sum() > 0)
 True
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtecho.runtime.preprocess import resize
+from rtecho.runtime.preprocess import resize, resize_taps
 
 
 def mask_to_source(
@@ -30,3 +30,34 @@ def mask_to_source(
     out = np.zeros(frame_hw, bool)
     out[top : top + hh, left : left + ww] = d > 0
     return out
+
+
+def resize_window(
+    image: np.ndarray, size_hw: tuple[int, int], rows: tuple[int, int], cols: tuple[int, int]
+) -> np.ndarray:
+    """Rows ``rows[0]:rows[1]`` and columns ``cols[0]:cols[1]`` of ``resize(image, size_hw)`` (2-D),
+    computing only those: the same taps, weights and order of operations, so bit for bit the same values.
+
+    >>> z = np.random.default_rng(0).random((7, 9)).astype(np.float32)
+    >>> bool((resize_window(z, (20, 30), (3, 11), (5, 17)) == resize(z, (20, 30))[3:11, 5:17]).all())
+    True
+    """
+    yi, yw = resize_taps(image.shape[0], size_hw[0])
+    xi, xw = resize_taps(image.shape[1], size_hw[1])
+    r, c = slice(*rows), slice(*cols)
+    yi, yw, xi, xw = yi[:, r], yw[:, r], xi[:, c], xw[:, c]
+    out_rows = image[yi[0]] * yw[0][:, None]
+    for k in range(1, len(yi)):
+        out_rows += image[yi[k]] * yw[k][:, None]
+    out = out_rows[:, xi[0]] * xw[0]
+    for k in range(1, len(xi)):
+        out += out_rows[:, xi[k]] * xw[k]
+    return out.astype(np.float32, copy=False)
+
+
+def window_of(n_in: int, n_out: int, lo: int, hi: int) -> tuple[int, int]:
+    """The output range ``[a, b)`` of a resize ``n_in -> n_out`` whose taps reach input ``lo..hi``
+    (inclusive): every output outside it is a mix of inputs outside ``lo..hi`` only."""
+    idx, _ = resize_taps(n_in, n_out)
+    hit = np.flatnonzero(((idx >= lo) & (idx <= hi)).any(axis=0))
+    return (int(hit[0]), int(hit[-1]) + 1) if hit.size else (0, 0)
