@@ -20,37 +20,14 @@ import numpy as np
 SEED = 20261201
 
 
-class _Source:
-    def __init__(self, frames, fps, info_of):
-        self.frames, self.fps, self.info = frames, fps, info_of(frames, fps)
-
-    def __iter__(self):
-        from rtecho.types import Frame
-
-        for i, im in enumerate(self.frames):
-            yield Frame(im, index=i, timestamp=i / self.fps, source=self.info)
-
-    def close(self):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
-
-
 def _run(frames, fps, view, eng, seg):
+    from rtecho.io import ArraySource
     from rtecho.pipeline import StreamProcessor, build_pipeline
-    from rtecho.types import SourceInfo
-
-    def info_of(fr, f):
-        return SourceInfo(uri="cine://", kind="test", fps=f, size_hw=fr[0].shape[:2], n_frames=len(fr))
 
     got = []
     pipe = build_pipeline(eng, ultrasound=True, engines={"segment": seg}, segment={"view": view})
     with StreamProcessor(eng, pipeline=pipe, callback=got.append) as proc:
-        proc.run(_Source(frames, fps, info_of))
+        proc.run(ArraySource(frames, fps=fps))
     area = [None if p.lv is None else p.lv["area"] for p in got]
     beats = [
         {

@@ -14,6 +14,7 @@ package loads none of av, cv2 or pydicom: each source imports its library when i
 
 from __future__ import annotations
 
+from rtecho.io.array import ArraySource
 from rtecho.io.base import Source
 from rtecho.io.capture import CaptureSource
 from rtecho.io.dicom import DicomSource
@@ -24,6 +25,7 @@ from rtecho.io.synthetic import SyntheticSource
 from rtecho.io.video import VideoSource
 
 __all__ = [
+    "ArraySource",
     "DICOM_EXTENSIONS",
     "IMAGE_EXTENSIONS",
     "VIDEO_EXTENSIONS",

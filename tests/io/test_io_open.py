@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rtecho.errors import SourceError
@@ -104,3 +105,18 @@ def test_import_loads_no_heavy_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == ""
+
+
+def test_array_source_gives_the_frames_a_host_holds():
+    from rtecho.errors import FrameError, SourceError
+    from rtecho.io import ArraySource
+
+    frames = np.stack([np.full((6, 8), i, np.uint8) for i in range(4)])
+    src = ArraySource(frames, fps=20.0)
+    got = list(src)
+    assert [int(f.image[0, 0]) for f in got] == [0, 1, 2, 3] and got[-1].timestamp == pytest.approx(0.15)
+    assert src.info.size_hw == (6, 8) and src.info.n_frames == 4 and not src.info.live
+    with pytest.raises(SourceError, match="no frames"):
+        ArraySource([])
+    with pytest.raises(FrameError):
+        list(ArraySource([np.zeros((4, 4), np.float32)]))

@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 
 from rtecho.cardiac import BeatEvent
+from rtecho.io import ArraySource
 from rtecho.pipeline import StreamProcessor, build_pipeline
 from rtecho.pipeline.cardiac import BeatsStage, SegmentStage, default_segmenter_path
 from rtecho.runtime import DEFAULT_MODEL, load_engine
 from rtecho.runtime.ort import OrtEngine
 from rtecho.runtime.tiny import build_tiny_classifier
 from rtecho.synth import render_cine
-from rtecho.types import Frame, SourceInfo
+from rtecho.types import Frame
 from rtecho.viz import JsonlSink, default_overlay
 
 FPS = 50.0
@@ -53,27 +54,6 @@ def scripted(tmp_path):
     return ScriptedEngine(base.model_path, base.card)
 
 
-class CineSource:
-    def __init__(self, frames, fps=FPS):
-        self.frames, self.fps = frames, fps
-        self.info = SourceInfo(
-            uri="cine://", kind="test", fps=fps, size_hw=frames.shape[1:3], n_frames=len(frames)
-        )
-
-    def __iter__(self):
-        for i, im in enumerate(self.frames):
-            yield Frame(im, index=i, timestamp=i / self.fps, source=self.info)
-
-    def close(self):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
-
-
 def test_ef_is_off_by_default_and_the_stages_are_wired(seg):
     eng = load_engine(DEFAULT_MODEL)
     assert "segment" not in build_pipeline(eng, ultrasound=True).describe()
@@ -91,7 +71,7 @@ def test_beats_and_ef_near_truth_on_a_simulator_a4c_cine(cine, seg):
     got, events = [], []
     pipe = build_pipeline(eng, ultrasound=True, engines={"segment": seg})
     with StreamProcessor(eng, pipeline=pipe, callback=got.append) as proc:
-        proc.run(CineSource(cine.frames))
+        proc.run(ArraySource(cine.frames, fps=FPS))
     assert len(got) == len(cine.frames) and all(p.ok for p in got)
     events = [b for p in got for b in p.beats]
     assert len(events) >= 2 and all(isinstance(b, BeatEvent) for b in events)
@@ -143,7 +123,7 @@ def test_jsonl_has_area_length_beats_and_ef(cine, seg, tmp_path):
     out = tmp_path / "r.jsonl"
     pipe = build_pipeline(eng, ultrasound=True, ef=True, engines={"segment": seg})
     with JsonlSink(out) as sink, StreamProcessor(eng, pipeline=pipe, sinks=[sink]) as proc:
-        proc.run(CineSource(cine.frames[:120]))
+        proc.run(ArraySource(cine.frames[:120], fps=FPS))
     rows = [json.loads(line) for line in out.read_text().splitlines() if line.startswith("{")]
     rows = [r for r in rows if "frame" in r]
     assert len(rows) == 120
