@@ -14,6 +14,11 @@ its phase). Truth: the simulator's per-frame LV volume gives the true ED/ES (run
 area-length EF of the model's truncated-ellipse LV in the plane through its long axis (``Cine.ef``;
 v2 slices that LV by a jittered probe pose, so its masks are not always through the axis).
 Per beat: found = ED and ES both within 2 frames of a true beat; spurious = matches no true beat.
+
+``--segmenter engines/lvseg_aspp.onnx``: the same cines rendered with images (160x160), each frame's mask
+from that segmenter through the runtime path (:class:`rtecho.cardiac.segment.LVSegmenter`: sector,
+crop, 112x112, mask back to the frame), scored against the same truth; the ``jitter`` group (a stand-in
+for a segmenter) is left out.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ def _renderer(sim: str):
     return render_cine
 
 
-def _clip(sim: str, k: int, group: str):
+def _clip(sim: str, k: int, group: str, images: bool = False):
     rng = np.random.default_rng([SEED, 1 if sim == "v1" else 2, k])
     ef, hr, fps = float(rng.uniform(20, 75)), float(rng.uniform(45, 130)), float(rng.uniform(20, 80))
     dur = float(rng.uniform(4.0, 6.0))
@@ -51,17 +56,17 @@ def _clip(sim: str, k: int, group: str):
     render = _renderer(sim)
     n = int(dur * fps)
     if group != "irregular":
-        c = render(view, rng, n_frames=n, fps=fps, ef=ef, heart_rate=hr, masks_only=True)
+        c = render(view, rng, n_frames=n, fps=fps, ef=ef, heart_rate=hr, **_look(images))
         idx = np.arange(n)
         if group == "dropped":
             keep = rng.random(n) > 0.1
             s = int(rng.integers(5, n - 5))
             keep[s : s + 3] = False
             idx = idx[keep]
-        return c, c.lv_masks[idx], c.volumes, idx, idx / fps, fps, hr
+        return c, (c.frames if images else c.lv_masks)[idx], c.volumes, idx, idx / fps, fps, hr
     dense_fps = 300.0
     m = int(math.ceil(dense_fps * 60.0 / hr)) + 2
-    c = render(view, rng, n_frames=m, fps=dense_fps, ef=ef, heart_rate=hr, masks_only=True)
+    c = render(view, rng, n_frames=m, fps=dense_fps, ef=ef, heart_rate=hr, **_look(images))
     # phase of dense frame j is phase0 + j * hr / (60 dense_fps); pick frame by phase for irregular RR
     mean_rr = 60.0 / hr
     t = np.arange(n) / fps
@@ -75,7 +80,11 @@ def _clip(sim: str, k: int, group: str):
     j = np.rint((phase % 1.0) / step).astype(int) % int(round(1 / step))
     j = np.clip(j, 0, m - 1)
     idx = np.arange(n)
-    return c, c.lv_masks[j], c.volumes[j], idx, t, fps, hr
+    return c, (c.frames if images else c.lv_masks)[j], c.volumes[j], idx, t, fps, hr
+
+
+def _look(images: bool) -> dict:
+    return {"size_hw": (160, 160)} if images else {"masks_only": True}
 
 
 GROUPS = ("regular", "dropped", "irregular", "jitter")
@@ -94,15 +103,27 @@ def _jitter(masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def run(n_per_group: int, smooth_s: float | None = None) -> dict:
+def run(n_per_group: int, smooth_s: float | None = None, segmenter: str | None = None) -> dict:
     rows = []
+    seg = None
+    if segmenter is not None:
+        from rtecho.cardiac.segment import LVSegmenter
+        from rtecho.runtime import load_engine
+
+        engine = load_engine(segmenter, threads=1).open()
+        seg = LVSegmenter(engine)
     for sim in ("v1", "v2"):
         for gi, group in enumerate(GROUPS):
+            if seg is not None and group == "jitter":
+                continue
             for k in range(n_per_group):
                 kk = k + 1000 * gi
-                c, masks, volumes, idx, t, fps, hr = _clip(sim, kk, group)
+                c, masks, volumes, idx, t, fps, hr = _clip(sim, kk, group, images=seg is not None)
                 if group == "jitter":
                     masks = _jitter(masks, np.random.default_rng([SEED, 9, kk]))
+                if seg is not None:  # a new segmenter per cine: its sector tracker starts afresh
+                    seg = LVSegmenter(engine)
+                    masks = [seg.segment(frame).mask for frame in masks]
                 t0 = time.perf_counter()
                 shapes = [measure_lv(mm) for mm in masks]
                 t1 = time.perf_counter()
@@ -217,17 +238,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--smooth", type=float, default=None, help="tracker smoothing +-S s (default: the tracker's 0.05)"
     )
+    ap.add_argument("--segmenter", default=None, help="masks from this segmenter (ONNX) instead of the truth")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     t0 = time.time()
-    res = run(args.n, args.smooth)
+    res = run(args.n, args.smooth, args.segmenter)
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
     res["meta"] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(time.time() - t0, 1),
         "loadavg": load,
         "machine": platform.machine(),
-        "masks": "true simulator masks (masks_only)",
+        "masks": f"segmenter {args.segmenter}" if args.segmenter else "true simulator masks (masks_only)",
         "smooth_s": TrackerConfig().smooth_s if args.smooth is None else args.smooth,
     }
     out = args.out or Path("benchmarks/results") / f"ef-{datetime.now(timezone.utc):%Y%m%d}.json"
