@@ -181,7 +181,7 @@ class BeatsStage(Stage):
             if part is not None:
                 shape = measure_lv(part[0], tracker.spacing, origin=part[1])
             else:
-                shape = tracker._shape(rec.lv_mask, None)
+                shape = measure_lv(rec.lv_mask, tracker.spacing)
             conf = None if shape.empty else rec.lv_confidence
         rec.beats = tuple(tracker.update(shape, None, rec.frame.index, t, view, conf))
         if rec.lv_mask is None:
