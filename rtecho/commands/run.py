@@ -125,14 +125,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def classify_source(engine, source, **kw):
-    """The per-frame pipeline of ``rtecho run``, shared with ``rtecho batch`` so that both give the
-    same results frame for frame: :func:`rtecho.pipeline.run_stream` (``(summary, predictions)``)."""
-    from rtecho.pipeline import run_stream
-
-    return run_stream(engine, source, **kw)
-
-
 def clip_of(preds, fps: float):
     """The clip result (view, confidence, segments, modes) and the number of frames rejected as unknown."""
     from rtecho.ultrasound import summarize_clip

@@ -1,7 +1,7 @@
 """``rtecho batch``: view recognition over an archive of videos and DICOMs on Ray Data.
 
 Each file is one row of a Ray Dataset; a Ray task decodes and classifies it through the very
-pipeline of ``rtecho run`` (:func:`rtecho.commands.run.classify_source`), so the labels are the
+pipeline of ``rtecho run`` (:func:`rtecho.pipeline.run_stream`), so the labels are the
 same frame for frame, and returns one result row (plus its per-frame rows). The driver writes the
 rows as they come (:mod:`rtecho.scale.results`). A file that cannot be read is an error row; a
 worker killed mid-file is retried by Ray (``max_retries``), and a file still unfinished after that
@@ -153,8 +153,9 @@ def _sha256(path: str) -> str | None:
 
 def classify_file(path: str, opts: BatchOptions) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The result row of one file and its frame rows; a file that cannot be read gives an error row."""
-    from rtecho.commands.run import classify_source, clip_of
+    from rtecho.commands.run import clip_of
     from rtecho.io import open_source
+    from rtecho.pipeline import run_stream
 
     t0 = time.perf_counter()
     row: dict[str, Any] = {
@@ -178,7 +179,7 @@ def classify_file(path: str, opts: BatchOptions) -> tuple[dict[str, Any], list[d
         )
         source = open_source(path)
         fps = source.info.fps or 30.0
-        summary, preds = classify_source(
+        summary, preds = run_stream(
             engine, source, ultrasound=opts.ultrasound, policy="block", keep=True
         )
     except (RtechoError, OSError) as exc:

@@ -42,11 +42,11 @@ def _source(name: str):
 
 
 def _run(name: str, ultrasound: bool) -> dict[str, np.ndarray]:
-    from rtecho.commands.run import classify_source
+    from rtecho.pipeline import run_stream
     from rtecho.runtime import DEFAULT_MODEL, load_engine
 
     engine = load_engine(DEFAULT_MODEL, threads=1)
-    _, preds = classify_source(engine, _source(name), ultrasound=ultrasound, policy="block", keep=True)
+    _, preds = run_stream(engine, _source(name), ultrasound=ultrasound, policy="block", keep=True)
     k = len(engine.card.labels)
     nan = np.full(k, np.nan, np.float32)
 
