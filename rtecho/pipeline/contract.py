@@ -64,6 +64,7 @@ class FrameRecord:
 
     frame: Frame
     image: np.ndarray
+    live: bool = False  # a live stream (paced or a live source): a stage may trade a frame's quality for time
     screen: Any = None  # rtecho.ultrasound._screen.ScreenFrame: the frame and its cached downsamples
     sector: Any = None  # rtecho.ultrasound.Sector: the imaging sector
     mode: str = "bmode"  # scan mode (rtecho.views.MODES)
@@ -84,7 +85,7 @@ class FrameRecord:
 
 
 #: Fields the runner owns: no stage gives them.
-RUNNER_FIELDS: frozenset[str] = frozenset({"frame", "image", "prediction", "stage_ms", "timings_ms"})
+RUNNER_FIELDS: frozenset[str] = frozenset({"frame", "image", "live", "prediction", "stage_ms", "timings_ms"})
 #: The fields the Prediction is made from: no stage after the prediction is built may give them.
 PREDICTION_FIELDS: frozenset[str] = frozenset(
     {

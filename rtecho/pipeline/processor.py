@@ -231,7 +231,9 @@ class StreamProcessor:
             self._account = StreamAccount(period_ms)
             return
         pipeline = self._ensure_pipeline()
-        pipeline.reset()  # a new stream: the stages forget the last one
+        pipeline.reset(
+            live=policy == "latest" or self.realtime
+        )  # a new stream: the stages forget the last one
         self._lane = _Lane(pipeline, policy, self.queue_size, period_ms, self.callback)
         self._account = self._lane.account
         self._running = True

@@ -68,6 +68,7 @@ class FramePipeline:
         self.card = card
         self.model = card.name if model is None else model
         self.backend = backend
+        self.live = False  # set by reset(): the stream in progress is live
         self._extra, self._predict_at = _check_wiring(self.stages)
         self._groups = tuple(g for g in STAGES if g in CORE_GROUPS or any(s.timing == g for s in self.stages))
         self._before = tuple(  # groups reported with the prediction when it is built before the end
@@ -108,8 +109,11 @@ class FramePipeline:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def reset(self) -> None:
-        """A new stream: every stage forgets its per-stream state."""
+    def reset(self, live: bool = False) -> None:
+        """A new stream: every stage forgets its per-stream state. ``live``: frames come in real time
+        (a paced file, a live source), so :attr:`FrameRecord.live <rtecho.pipeline.contract.FrameRecord>`
+        tells stages that time between frames is idle time and a frame's latency counts."""
+        self.live = live
         for s in self.stages:
             s.reset()
 
@@ -153,7 +157,7 @@ class FramePipeline:
         (raises FrameError/EngineError where :meth:`__call__` gives an error result)."""
         clock = time.perf_counter
         t0 = t = clock()
-        rec = FrameRecord(frame, frame.image)
+        rec = FrameRecord(frame, frame.image, self.live)
         for name in self._extra:
             setattr(rec, name, None)
         groups = dict.fromkeys(self._groups, 0.0)

@@ -5,6 +5,8 @@ Each wraps one of :mod:`rtecho.ultrasound`'s algorithms and keeps its per-stream
 - ``sector`` (:class:`~rtecho.ultrasound.SectorDetector`): the frame's :class:`ScreenFrame` (its
   downsamples, computed once and shared by the stages after it) and the imaging sector; its window
   re-estimate is deferred to :meth:`SectorStage.idle`, which the stream processor calls between frames;
+  on a live stream the first estimate too (and one after a geometry change): that frame gets a
+  provisional box (:func:`~rtecho.ultrasound.sector.quick_sector`, a few ms instead of tens);
 - ``mode`` (:class:`~rtecho.ultrasound.ModeGate`): the scan mode;
 - ``prepare``: crop to the sector's box, blank outside it and the card's preprocessing, only for
   frames in a classified mode (:data:`~rtecho.types.CLASSIFIED_MODES`): other frames skip inference;
@@ -64,7 +66,7 @@ class SectorStage(Stage):
 
     def __call__(self, rec: FrameRecord) -> None:
         rec.screen = ScreenFrame(rec.image, check=False)  # a Frame's image: checked already
-        rec.sector = self.detector.update(rec.screen)
+        rec.sector = self.detector.update(rec.screen, quick=rec.live)
 
     def idle(self, stop: Callable[[], bool] | None = None) -> bool:
         return self.detector.idle(stop)

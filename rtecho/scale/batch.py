@@ -179,9 +179,7 @@ def classify_file(path: str, opts: BatchOptions) -> tuple[dict[str, Any], list[d
         )
         source = open_source(path)
         fps = source.info.fps or 30.0
-        summary, preds = run_stream(
-            engine, source, ultrasound=opts.ultrasound, policy="block", keep=True
-        )
+        summary, preds = run_stream(engine, source, ultrasound=opts.ultrasound, policy="block", keep=True)
     except (RtechoError, OSError) as exc:
         row.update(error=first_line(exc), seconds=time.perf_counter() - t0, frames=0, processed=0)
         return row, frames

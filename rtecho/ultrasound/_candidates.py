@@ -43,30 +43,34 @@ def fit_sector_steps(
     """
     edges = fit_edges(comp, mean, f, size_hw, rng)
     tip = apex_tip(comp, f)
+    yield
     parts = thin_parts(raw, content)
     cands = []
     yield
     if edges is not None:
-        cands.append(_candidate(edges, True, comp, parts, content, f, size_hw))
+        cands.append((yield from _candidate(edges, True, comp, parts, content, f, size_hw)))
         yield
     if tip is not None and (edges is None or math.hypot(edges[0] - tip[0], edges[1] - tip[1]) > 3 * f):
         a0, a1 = (-45.0, 45.0) if edges is None else edges[2:]
-        cands.append(_candidate((*tip, a0, a1), False, comp, parts, content, f, size_hw))
+        cands.append((yield from _candidate((*tip, a0, a1), False, comp, parts, content, f, size_hw)))
         yield
     # evidence: opened content and thin structures of some size (far arcs), not ticks or specks
     thin, labels, areas = parts
     evidence = content | (areas >= 5)[labels] & thin
     sparse = sparse_apex(raw, f)
     if sparse is not None:
-        cands.append(_sparse_candidate(sparse, comp, evidence, parts, content, f, size_hw))
+        cands.append((yield from _sparse_candidate(sparse, comp, evidence, parts, content, f, size_hw)))
         yield
     cands = [c for c in cands if c is not None]
     if not cands:
         return None
     # The first candidate (line fits, pointed top, sparse content) that leaves out hardly more of
     # the evidence than the best one.
-    grown = [box_blur(c.mask(comp.shape).astype(np.float32), 1) > 0 for c in cands]  # 1 px tolerance
-    outside = [int((evidence & ~m).sum()) for m in grown]
+    outside = []
+    for c in cands:
+        grown = box_blur(c.mask(comp.shape).astype(np.float32), 1) > 0  # 1 px tolerance
+        outside.append(int((evidence & ~grown).sum()))
+        yield
     best = next(c for c, v in zip(cands, outside, strict=True) if v <= min(outside) + 4)
     return symmetric(best)
 
@@ -95,17 +99,19 @@ def _sparse_candidate(
     content: np.ndarray,
     f: int,
     size_hw: tuple[int, int],
-) -> Sector | None:
+) -> Generator[None, None, Sector | None]:
     ax, ay = apex
     radius = outer_radius(evidence, ax, ay, -80.0, 80.0, f)
     if radius is None:
         return None
+    yield
     ang = angular_edges(evidence, ax, ay, radius, f, 0.0, r_min=0.35)
     if ang is None:
         return None
     if ang[1] - ang[0] < 70.0:  # narrower than a phased array's sector: look for the far arc's ends
         ang = arc_extent(evidence, ax, ay, radius, f, *ang)
-    return _candidate((ax, ay, *ang), True, comp, parts, content, f, size_hw)
+    yield
+    return (yield from _candidate((ax, ay, *ang), True, comp, parts, content, f, size_hw))
 
 
 def _candidate(
@@ -116,7 +122,8 @@ def _candidate(
     content: np.ndarray,
     f: int,
     size_hw: tuple[int, int],
-) -> Sector | None:
+) -> Generator[None, None, Sector | None]:
+    """One candidate fan from an apex and edge angles, in steps (None: it does not fit)."""
     ax, ay, a0, a1 = edges
     if ay < -0.5 * size_hw[0] or not 0.0 <= ax <= size_hw[1]:
         return None  # a phased array's apex is near the top of the image, a convex probe's not far above
@@ -130,13 +137,16 @@ def _candidate(
         a0, a1 = ang
     if not 10.0 <= a1 - a0 <= 170.0:
         return None
+    yield
     # Outer radius from all content in the wedge (thin far arcs and haze included).
     radius = outer_radius(far_evidence(parts, content, ax, ay, a0, a1, f), ax, ay, a0, a1, f)
     if radius is None:
         return None
+    yield
     inner = inner_radius(content, ax, ay, a0, a1, f, radius)
     if radius <= inner + 2 * f:
         return None
+    yield
     sector = Sector(size_hw, (float(ax), float(ay)), radius, a0, a1, inner)
     # The fit must explain the image: most of the component inside it.
     m = sector.mask(comp.shape)

@@ -41,7 +41,7 @@ import numpy as np
 
 from rtecho.types import check_image
 from rtecho.ultrasound._candidates import fit_sector_steps
-from rtecho.ultrasound._geom import block_factor, box_blur, components, flat_traces, vertical_bars
+from rtecho.ultrasound._geom import block_factor, block_mean, box_blur, components, flat_traces, vertical_bars
 from rtecho.ultrasound._region import KINDS, Sector
 from rtecho.ultrasound._screen import ScreenFrame
 
@@ -112,6 +112,34 @@ def detect_sector(
     return _detect_small(smalls, f, size_hw, threshold)
 
 
+def _above(mean: np.ndarray, threshold: float) -> np.ndarray:
+    """Content above the black level, without the ECG trace and grey/colour scale bars."""
+    above = mean > _level(mean, threshold)
+    above &= ~(flat_traces(above) | vertical_bars(above))
+    return above
+
+
+def _opened(above: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(opened content, its light dilation): the opening (3x3) removes thin lines (text strokes,
+    ticks, far arcs) and thin bridges to the fan."""
+    raw = box_blur((box_blur(above.astype(np.float32), 1) > 0.99).astype(np.float32), 1) > 0.01
+    return raw, box_blur(raw.astype(np.float32), 1) > 0.2
+
+
+def quick_sector(small: np.ndarray, f: int, size_hw: tuple[int, int], threshold: float = 1.0) -> Sector:
+    """A provisional sector in a few ms, for the first frame of a live stream while the full estimate
+    waits for idle time: the bounding box (``kind="box"``) of the image component the full estimate
+    starts from (content without furniture lines, opened, the largest blob), found on 2x2 means of
+    the block means ``small``; the whole frame when there is almost no content."""
+    half = block_mean(small, 2) if min(small.shape) >= 48 else small
+    g = f * (small.shape[0] // half.shape[0])
+    raw, mask = _opened(_above(half, threshold))
+    comp = None if mask.mean() < 0.01 else _choose_component(mask, None)
+    if comp is None:
+        return Sector.whole(size_hw)
+    return _box_from(comp, g, size_hw, float(comp.mean()))
+
+
 def _detect_small(smalls: np.ndarray, f: int, size_hw: tuple[int, int], threshold: float) -> Sector:
     return run_steps(_detect_steps(smalls, f, size_hw, threshold))
 
@@ -131,12 +159,9 @@ def _detect_steps(
     """:func:`detect_sector` on block means, yielding between its phases (a few ms each), so that a
     deferred estimate can pause whenever a frame arrives (:meth:`SectorDetector.idle`)."""
     mean = smalls.mean(axis=0)
-    above = mean > _level(mean, threshold)
-    above &= ~(flat_traces(above) | vertical_bars(above))  # ECG trace, grey/colour scale bars
+    above = _above(mean, threshold)
     yield
-    # Opening (3x3) removes thin lines (text strokes, ticks, far arcs) and thin bridges to the fan.
-    raw = box_blur((box_blur(above.astype(np.float32), 1) > 0.99).astype(np.float32), 1) > 0.01
-    mask = box_blur(raw.astype(np.float32), 1) > 0.2
+    raw, mask = _opened(above)
     if mask.mean() < 0.01:
         return Sector.whole(size_hw)
     static = None
@@ -215,6 +240,7 @@ class SectorDetector:
         self._level = self.threshold
         self._job: Generator[None, None, Sector] | None = None  # a deferred estimate, in steps
         self._job_age = 0
+        self._provisional = False
         self.n_estimates = 0
 
     def _ring_stats(self, small: np.ndarray) -> tuple[float, float]:
@@ -247,10 +273,22 @@ class SectorDetector:
             sector.region(size)
             _ = sector.bbox
         self.sector, self._since, self._rings = sector, 0, rings
+        self._provisional = False
         self.n_estimates += 1
         self._level = _level(last, self.threshold)
         self._ref = self._ring_stats(last)
         return sector
+
+    @property
+    def provisional(self) -> bool:
+        """The current sector is a provisional box; its full estimate is pending."""
+        return self._provisional
+
+    def _start_provisional(self, small: np.ndarray, f: int, size: tuple[int, int]) -> Sector:
+        self.sector = quick_sector(small, f, size, self.threshold)
+        self._provisional = True
+        self._job, self._job_age = self._estimate_steps(f, full_size=True), 0
+        return self.sector
 
     def _estimate(self, f: int) -> Sector:
         self._job = None
@@ -279,9 +317,14 @@ class SectorDetector:
         assert self.sector is not None
         return self.sector
 
-    def update(self, image: np.ndarray | ScreenFrame) -> Sector:
+    def update(self, image: np.ndarray | ScreenFrame, quick: bool = False) -> Sector:
         """Add one frame (a :class:`ScreenFrame` shares its downsampled copy with the mode gate);
-        returns the current sector estimate."""
+        returns the current sector estimate.
+
+        ``quick`` (a live stream, with ``defer``): when there is no estimate yet (the first frame, a
+        new frame size, a geometry change), return a provisional box (:func:`quick_sector`, a few ms
+        instead of tens) and leave the full estimate from this frame to :meth:`idle`; an update that
+        finds it still pending two frames later (the third frame) runs it first."""
         frame = ScreenFrame.of(image)
         size = frame.size_hw
         if size != self._size:
@@ -289,14 +332,18 @@ class SectorDetector:
             self._size = size
         if self._job is not None:  # deferred: from the window it was started on
             self._job_age += 1
-            if self._job_age > self.window:  # no idle time for a window's worth of frames
+            if self._job_age > (1 if self.provisional else self.window):  # no idle time came
                 run_steps(self._job)
                 self._job = None
         f = block_factor(size, self.target)
         small = frame.small(f)
         self._frames.append(small)
         self._since += 1
-        if self.sector is None:
+        if self.sector is None or self.provisional:
+            if self.provisional:  # the full estimate is still pending: keep the box meanwhile
+                return self.sector
+            if quick and self.defer:
+                return self._start_provisional(small, f, size)
             return self._estimate(f)
         if len(self._frames) == self.window and self.n_estimates == 1:
             return self._due(f)
@@ -309,6 +356,8 @@ class SectorDetector:
             self._frames.clear()
             self._frames.append(small)
             self.n_estimates = 0
+            if quick and self.defer:
+                return self._start_provisional(small, f, size)
             return self._estimate(f)
         if self.every is not None and self._since >= self.every:
             return self._due(f)

@@ -61,3 +61,41 @@ def test_preprocess_roi_and_bad_frames():
             p(bad)
     with pytest.raises(FrameError, match="cropped"):
         p(img, roi=(100, 0, 10, 10))
+
+
+def test_reduce_factor_leaves_small_frames_alone():
+    from rtecho.runtime.preprocess import reduce_factor
+
+    assert reduce_factor((160, 160), (128, 128)) == 1  # training stills
+    assert reduce_factor((240, 320), (128, 128)) == 1  # pydicom's cine
+    assert reduce_factor((463, 640), (128, 128)) == 2  # a 640x480 screen's fan
+    assert reduce_factor((768, 1024), (128, 128)) == 3
+    assert reduce_factor((1000, 200), (128, 128)) == 1  # one axis too short
+
+
+def test_box_reduce_is_the_block_mean():
+    from rtecho.runtime.preprocess import box_reduce
+
+    a = np.random.default_rng(0).integers(0, 256, (61, 83), dtype=np.uint8)
+    for k in (2, 3, 4):
+        h, w = 61 // k * k, 83 // k * k
+        want = a[:h, :w].astype(np.float64).reshape(h // k, k, w // k, k).mean(axis=(1, 3))
+        assert np.allclose(box_reduce(a, k), want, atol=1e-4)
+
+
+def test_reduced_resize_is_close_to_the_direct_one():
+    """A large frame is box-reduced before the antialiased resize: nearly the direct resize's values
+    (both low-pass filters), on a smooth image with speckle, grey and RGB."""
+    from rtecho.runtime.preprocess import resize, to_channels
+
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:600, 0:800]
+    smooth = 120 + 60 * np.sin(yy / 40.0) * np.cos(xx / 55.0)
+    grey = np.clip(smooth + rng.normal(0, 25, smooth.shape), 0, 255).astype(np.uint8)
+    rgb = np.stack([grey, np.roll(grey, 3, axis=1), grey // 2], axis=2)
+    card = ModelCard("m", "x", ("A2C", "A4C"), (128, 128), mean=(0.0,), std=(1.0,))
+    pre = Preprocessor(card)
+    for img in (grey, rgb):
+        direct = resize(to_channels(img, 1), (128, 128)) / 255.0
+        diff = np.abs(pre(img)[0, 0] - direct)
+        assert diff.mean() < 0.01 and diff.max() < 0.08, (diff.mean(), diff.max())

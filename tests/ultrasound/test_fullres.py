@@ -187,3 +187,38 @@ def test_window_reestimate_is_deferred_to_idle():
     assert starved.n_estimates == 1
     starved.update(frames[8])  # a window's worth of frames later it is run in the frame
     assert starved.n_estimates == 2 and starved.sector == a
+
+
+def test_live_first_frame_gets_a_quick_box_and_the_fan_comes_in_idle_time():
+    rng = np.random.default_rng(7)
+    s = render_screen("A4C", rng, size_hw=(768, 1024), furniture=True)
+    full = SectorDetector().update(s.image)
+    live = SectorDetector(defer=True)
+    box = live.update(s.image, quick=True)
+    assert box.kind == "box" and live.provisional and live.n_estimates == 0
+    top, left, h, w = box.box
+    ft, fl, fh, fw = full.bbox  # the box holds the fan (block-sized margins)
+    assert top <= ft + 16 and left <= fl + 16 and top + h >= ft + fh - 16 and left + w >= fl + fw - 16
+    assert live.update(s.image, quick=True) is box  # pending: the box is kept, no second box
+    assert live.idle() and not live.provisional and live.n_estimates == 1
+    assert live.sector == full  # the full estimate from the first frame
+    starved = SectorDetector(defer=True)
+    for _ in range(3):  # no idle time at all: the third frame runs the estimate itself
+        starved.update(s.image, quick=True)
+    assert not starved.provisional and starved.sector == full
+    offline = SectorDetector(defer=True)
+    assert offline.update(s.image) == full  # not live: the first frame waits for the full estimate
+
+
+def test_a_live_pipeline_gives_the_first_frame_a_quick_box():
+    rng = np.random.default_rng(8)
+    s = render_screen("PLAX", rng, size_hw=(600, 800), furniture=True)
+    pipe = FramePipeline([SectorStage(), ModeStage(), PrepareStage(CARD)], card=CARD)
+    pipe.reset(live=True)
+    first = pipe.run(Frame(s.image, index=0, timestamp=0.0))
+    assert first.live and first.sector.kind == "box" and first.x is not None
+    assert pipe.idle()  # the full estimate, between frames
+    second = pipe.run(Frame(s.image, index=1, timestamp=1 / 30))
+    assert second.sector.kind == "sector" and second.sector == SectorDetector().update(s.image)
+    pipe.reset()
+    assert not pipe.run(Frame(s.image, index=0, timestamp=0.0)).live
