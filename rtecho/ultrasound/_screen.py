@@ -89,13 +89,5 @@ class ScreenFrame:
         ``channel_max(sub)``)."""
         return self.gray()[::2, ::2] if self._half(target) else self.gray()
 
-    def grid_min(self, target: int = 160) -> np.ndarray:
-        """uint8: the darkest channel of :meth:`grid`'s pixels of an RGB frame (as ``channel_min(sub)``),
-        from the planes (contiguous rows: several times faster than the interleaved pixels)."""
-        p = self.planes()
-        if self._half(target):
-            p = p[:, ::2, ::2]
-        return np.minimum(np.minimum(p[0], p[1]), p[2])
-
     def _half(self, target: int) -> bool:
         return max(self.size_hw) >= 3 * target

@@ -35,7 +35,7 @@ import numpy as np
 
 from rtecho.errors import RtechoError
 from rtecho.types import CLASSIFIED_MODES
-from rtecho.ultrasound._geom import block_mean
+from rtecho.ultrasound._geom import block_mean, channel_min
 from rtecho.ultrasound._mode_features import FEATURES, layout_features
 from rtecho.ultrasound._screen import ScreenFrame
 from rtecho.ultrasound.sector import Sector
@@ -156,7 +156,7 @@ class ModeGate:
         """
         screen = ScreenFrame.of(image)
         image = screen.image
-        small, _, f = screen.grid(self.target)
+        small, sub, f = screen.grid(self.target)
         hs, ws = small.shape
         region = sector.region((hs, ws)) if sector is not None else np.ones((hs, ws), bool)
         if not region.any():
@@ -182,7 +182,7 @@ class ModeGate:
         if z_trace > 0 and band_h >= MIN_BAND_HEIGHT and band_w >= MIN_BAND_WIDTH:
             return ModeResult("mmode" if z_mmode > 0 else "spectral_doppler", stats)
         if image.ndim == 3:
-            chroma = screen.grid_gray(self.target) - screen.grid_min(self.target)  # uint8: max >= min
+            chroma = screen.grid_gray(self.target) - channel_min(sub)  # uint8: max >= min, no wrap-around
             # more than half of a block coloured: thin coloured lines (outlines, text) do not count
             col = block_mean(chroma > self.chroma, f) > 0.5  # exact integer block sums of the bools
             frac = float(col[region].mean())
