@@ -90,17 +90,42 @@ class ModeConfig:
 
 
 class ModeStage(Stage):
+    """The mode gate on every frame. On a live stream the gate's layout tests (trace screen, colour;
+    :meth:`ModeGate.layout <rtecho.ultrasound.ModeGate.layout>`, 1-3 ms) of a frame run in the idle
+    time after it and decide the next frame, when that frame has the same sector (a switch to a
+    trace screen changes the screen's geometry: that frame is tested at once); the blank and frozen
+    tests run on every frame itself. Offline (no idle time) every frame is tested in full."""
+
     name, inputs, outputs, timing = "mode", ("screen", "sector"), ("mode",), "preprocess"
 
     def __init__(self, config: ModeConfig | dict | None = None) -> None:
         self.config = config_for(ModeConfig, config, self.name)
         self.gate = ModeGate(**asdict(self.config))
+        self.reset()
 
     def __call__(self, rec: FrameRecord) -> None:
-        rec.mode = self.gate(rec.screen, rec.sector).mode
+        result = self.gate.still(rec.screen, rec.sector)
+        ahead, self._ahead, self._job = self._ahead, None, None
+        if result is None:
+            if ahead is not None and ahead[0] == rec.sector:
+                result = ahead[1]
+            else:
+                result = self.gate.layout(rec.screen, rec.sector)
+            if rec.live:
+                self._job = (rec.screen, rec.sector)
+        rec.mode = result.mode
+
+    def idle(self, stop: Callable[[], bool] | None = None) -> bool:
+        if self._job is None:
+            return False
+        screen, sector = self._job
+        self._job, self._ahead = None, (sector, self.gate.layout(screen, sector))
+        return True
 
     def reset(self) -> None:
         self.gate.reset()
+        self._job: tuple | None = None  # the last live frame, for its layout tests in idle time
+        self._ahead: tuple | None = None  # (sector, the layout result on the frame before this one)
 
 
 @dataclass(frozen=True)

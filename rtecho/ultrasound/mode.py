@@ -155,14 +155,19 @@ class ModeGate:
         (:func:`~rtecho.ultrasound._mode_features.screen_grid`).
         """
         screen = ScreenFrame.of(image)
-        image = screen.image
-        small, sub, f = screen.grid(self.target)
+        return self.still(screen, sector) or self.layout(screen, sector)
+
+    def _region(self, small: np.ndarray, sector: Sector | None) -> np.ndarray:
         hs, ws = small.shape
         region = sector.region((hs, ws)) if sector is not None else np.ones((hs, ws), bool)
-        if not region.any():
-            region = np.ones((hs, ws), bool)
-        inside = small[region]
-        content = float((inside > self.threshold).mean())
+        return region if region.any() else np.ones((hs, ws), bool)
+
+    def still(self, screen: ScreenFrame, sector: Sector | None = None) -> ModeResult | None:
+        """The first, cheap tests on the next frame of the stream (they keep the frozen-test history):
+        ``blank`` or ``frozen``, or None when the frame shows a live image (then :meth:`layout`)."""
+        small = screen.grid(self.target)[0]
+        region = self._region(small, sector)
+        content = float((small[region] > self.threshold).mean())
         prev, self._prev = self._prev, small
         if prev is not None and prev.shape == small.shape:
             self._diffs.append(float(np.abs(small[region] - prev[region]).mean()))
@@ -173,6 +178,16 @@ class ModeGate:
             return ModeResult("blank", stats)
         if len(self._diffs) == self.frozen_frames and max(self._diffs) < self.frozen_diff:
             return ModeResult("frozen", stats)
+        return None
+
+    def layout(self, screen: ScreenFrame, sector: Sector | None = None) -> ModeResult:
+        """The tests of a live image (no state): a trace screen (spectral Doppler, M-mode), colour
+        Doppler or B-mode. A stream's stage may run it on a frame in the idle time after it and use it
+        for the next frame (:class:`~rtecho.pipeline.ultrasound.ModeStage` on a live stream)."""
+        image = screen.image
+        small, sub, f = screen.grid(self.target)
+        region = self._region(small, sector)
+        stats: dict[str, float] = {}
         feats = layout_features(small)
         z_trace, z_mmode = self.model.logits(feats)
         stats["trace_logit"], stats["mmode_logit"] = z_trace, z_mmode

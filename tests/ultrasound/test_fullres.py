@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from rtecho.pipeline import FramePipeline
+from rtecho.pipeline.contract import FrameRecord
 from rtecho.pipeline.ultrasound import ModeStage, PrepareStage, SectorStage
 from rtecho.runtime.preprocess import Preprocessor
 from rtecho.synth import render_screen
@@ -222,3 +223,35 @@ def test_a_live_pipeline_gives_the_first_frame_a_quick_box():
     assert second.sector.kind == "sector" and second.sector == SectorDetector().update(s.image)
     pipe.reset()
     assert not pipe.run(Frame(s.image, index=0, timestamp=0.0)).live
+
+
+def test_live_mode_gate_decides_from_the_frame_before_in_idle_time():
+    rng = np.random.default_rng(9)
+    bmode = render_screen("A4C", rng, size_hw=(600, 800), mode="bmode").image
+    colour = render_screen("PLAX", rng, size_hw=(600, 800), mode="color_doppler").image
+    stage = ModeStage()
+    sector = SectorDetector().update(bmode)
+
+    def rec(image, live=True):
+        r = FrameRecord(Frame(image, index=0, timestamp=0.0), image, live)
+        r.screen, r.sector = ScreenFrame(image), sector
+        return r
+
+    calls = []
+    real = stage.gate.layout
+    stage.gate.layout = lambda *a: calls.append(1) or real(*a)
+    first = rec(bmode)
+    stage(first)
+    assert first.mode == "bmode" and len(calls) == 1  # nothing known yet: tested in the frame
+    assert stage.idle() and len(calls) == 2 and not stage.idle()  # the frame's layout, between frames
+    nxt = rec(colour)
+    stage(nxt)
+    assert nxt.mode == "bmode" and len(calls) == 2  # decided by the frame before (same sector)
+    stage.idle()
+    later = rec(colour)
+    stage(later)
+    assert later.mode == "color_doppler"  # one frame later
+    stage.reset()
+    offline = rec(colour, live=False)
+    stage(offline)
+    assert offline.mode == "color_doppler" and not stage.idle()  # offline: every frame in full
