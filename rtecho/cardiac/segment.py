@@ -108,11 +108,18 @@ class LVSegmenter:
         return self.segment_in(image, self.sector)
 
     def segment_in(
-        self, image: np.ndarray, sector: Any = None, *, check: bool = True, planes: np.ndarray | None = None
+        self,
+        image: np.ndarray,
+        sector: Any = None,
+        *,
+        check: bool = True,
+        planes: np.ndarray | None = None,
+        shared: dict | None = None,
     ) -> LVMask:
         """The LV of ``image`` inside ``sector`` (a :class:`~rtecho.ultrasound.Sector`, e.g. the stream's
         sector stage's; None: the whole frame). ``check=False``: ``image`` was checked already (a Frame's);
-        ``planes``: its channels as 3xHxW, when the caller has them (the stream's ScreenFrame)."""
+        ``planes``: its channels as 3xHxW, when the caller has them (the stream's ScreenFrame); ``shared``:
+        the frame's dict of preprocessing shared with the classifier (its ``ScreenFrame.shared``)."""
         from rtecho.runtime.masks import resize_window, window_of
 
         h, w = image.shape[:2]
@@ -124,7 +131,9 @@ class LVSegmenter:
         if check:
             x = self.pre(image, roi=roi if sector is not None else None, keep=keep)
         else:
-            x = self.pre.apply(image, roi=roi if sector is not None else None, keep=keep, planes=planes)
+            x = self.pre.apply(
+                image, roi=roi if sector is not None else None, keep=keep, planes=planes, shared=shared
+            )
         prob = _probability(self._infer(x), self.channel).astype(np.float32)
         top, left, hh, ww = roi
         lv = prob > 0.5

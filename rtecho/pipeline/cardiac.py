@@ -105,7 +105,8 @@ class SegmentStage(Stage):
             # not an input, so pipelines without it still build); the same numbers either way
             screen = rec.screen
             planes = screen.planes() if rec.image.ndim == 3 and screen is not None else None
-            lvm = self.seg.segment_in(rec.image, rec.sector, check=False, planes=planes)
+            shared = screen.shared if screen is not None else None  # the classifier's reduced crop
+            lvm = self.seg.segment_in(rec.image, rec.sector, check=False, planes=planes, shared=shared)
         else:
             if self.own_sector:
                 self.seg.sector = self.seg.detector.update(rec.image)

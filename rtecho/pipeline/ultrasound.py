@@ -160,7 +160,7 @@ class PrepareStage(Stage):
                 top, left, hh, ww = roi
                 keep = keep[top : top + hh, left : left + ww]
         planes = frame.planes() if image.ndim == 3 else None  # de-interleaved once, for the sector already
-        rec.x = self.base.apply(image, roi=roi, keep=keep, planes=planes)
+        rec.x = self.base.apply(image, roi=roi, keep=keep, planes=planes, shared=frame.shared)
 
 
 @dataclass(frozen=True)

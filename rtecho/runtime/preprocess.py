@@ -153,8 +153,14 @@ class Preprocessor:
         roi: tuple[int, int, int, int] | None = None,
         keep: np.ndarray | None = None,
         planes: np.ndarray | None = None,
+        shared: dict | None = None,
     ) -> np.ndarray:
-        """:meth:`__call__` on an image that was checked already (a Frame's: the pipeline's stages)."""
+        """:meth:`__call__` on an image that was checked already (a Frame's: the pipeline's stages).
+
+        ``shared``: a per-frame dict where the box-reduced, blanked crop of a large frame is kept for
+        other preprocessors of the same frame (the classifier's and the LV segmenter's: same crop, same
+        block size, same channels -> the same array, computed once); the caller gives the same ``roi``
+        and ``keep`` for the same frame."""
         if planes is not None and planes.shape != (3, *image.shape[:2]):
             raise ValueError(f"planes {planes.shape} do not match the image {image.shape}")
         if roi is not None:
@@ -168,7 +174,13 @@ class Preprocessor:
             raise ValueError(f"keep mask {keep.shape} does not match the image {image.shape[:2]}")
         k = reduce_factor(image.shape[:2], self.size_hw)
         if k > 1:
-            x = self._reduced(image, k, keep, planes)
+            key = ("reduced", roi, k, self.channels, keep is None)
+            x = None if shared is None else shared.get(key)
+            if x is None:
+                x = self._reduced(image, k, keep, planes)
+                if shared is not None:
+                    x.setflags(write=False)
+                    shared[key] = x
         else:
             x = to_channels(image, self.channels, planes)
             if keep is not None:

@@ -25,7 +25,7 @@ from rtecho.ultrasound._geom import block_factor, block_mean
 class ScreenFrame:
     """``image`` (uint8 HxW or HxWx3) with lazily computed, cached downsampled views."""
 
-    __slots__ = ("_gray", "_grid", "_planes", "_small", "image", "size_hw")
+    __slots__ = ("_gray", "_grid", "_planes", "_small", "image", "shared", "size_hw")
 
     def __init__(self, image: np.ndarray, check: bool = True) -> None:
         """``check=False``: ``image`` was checked already (a :class:`~rtecho.types.Frame`'s)."""
@@ -35,6 +35,8 @@ class ScreenFrame:
         self._planes: np.ndarray | None = None
         self._small: dict[int, np.ndarray] = {}
         self._grid: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
+        #: what the frame's preprocessors share (:meth:`Preprocessor.apply <rtecho.runtime.preprocess.Preprocessor.apply>`)
+        self.shared: dict = {}
 
     @classmethod
     def of(cls, image: np.ndarray | ScreenFrame) -> ScreenFrame:

@@ -23,7 +23,7 @@ def _clip(n=12):
 def test_cardiac_rows():
     clip, seg = _clip(), default_segmenter_path()
     rows = bench_segmenter(seg, [clip], n_frames=15, warmup=2)
-    rows += bench_pipeline(DEFAULT_MODEL, seg, [clip], n_frames=15, warmup=2)
+    rows += bench_pipeline(DEFAULT_MODEL, seg, [clip], n_frames=15, warmup=2, mode="lockstep")
     assert [r.row for r in rows] == ["segmenter", "classify", "classify+segment", "classify+seg gated"]
     s, c, cs, gated = rows
     assert len(s.ms["infer"]) == 15 and len(s.ms["e2e"]) == 15

@@ -99,3 +99,21 @@ def test_reduced_resize_is_close_to_the_direct_one():
         direct = resize(to_channels(img, 1), (128, 128)) / 255.0
         diff = np.abs(pre(img)[0, 0] - direct)
         assert diff.mean() < 0.01 and diff.max() < 0.08, (diff.mean(), diff.max())
+
+
+def test_preprocessors_of_one_frame_share_the_reduced_crop():
+    rng = np.random.default_rng(2)
+    img = rng.integers(0, 256, (600, 800, 3), dtype=np.uint8)
+    roi = (40, 100, 500, 600)
+    keep = np.zeros((500, 600), bool)
+    keep[50:450, 60:560] = True
+    a = Preprocessor(ModelCard("a", "x", ("A2C", "A4C"), (128, 128), mean=(0.5,), std=(0.25,)))
+    b = Preprocessor(ModelCard("b", "x", ("A2C", "A4C"), (112, 112), mean=(0.0,), std=(1.0,)))
+    shared: dict = {}
+    xa = a.apply(img, roi=roi, keep=keep, shared=shared)
+    assert len(shared) == 1
+    (kept,) = shared.values()
+    xb = b.apply(img, roi=roi, keep=keep, shared=shared)
+    assert len(shared) == 1 and next(iter(shared.values())) is kept  # computed once, reused
+    assert np.array_equal(xa, a.apply(img, roi=roi, keep=keep))  # the same numbers as unshared
+    assert np.array_equal(xb, b.apply(img, roi=roi, keep=keep))
