@@ -230,6 +230,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     results, batch, streams, max_streams, screens = [], [], [], {}, []
+    alternated: dict[tuple, tuple[float, float]] = {}
     cardiac_rows = []
     if args.ef or args.ef_only:  # the cardiac rows (issue 14)
         from rtecho.bench import cardiac
@@ -309,7 +310,8 @@ def run(args: argparse.Namespace) -> int:
         print(report.format_table(results))
         if results:
             print(plan.format_acceptance(plan.acceptance(results)))
-            variants = plan.variant_check(results)
+            alternated = _alternated(results, clips, args.quiet)
+            variants = plan.variant_check(results, alternated)
             if variants:
                 print(plan.format_variant_check(variants))
             if args.record_variants:
@@ -337,7 +339,7 @@ def run(args: argparse.Namespace) -> int:
             wall_s=wall,
         )
         doc["acceptance"] = plan.acceptance(results) if results else []
-        doc["variants"] = plan.variant_check(results) if results else []
+        doc["variants"] = plan.variant_check(results, alternated) if results else []
         if cardiac_rows:
             doc["cardiac"] = [r.to_dict() for r in cardiac_rows]
             doc["cardiac_acceptance"] = cardiac.acceptance(cardiac_rows)
@@ -355,6 +357,30 @@ def run(args: argparse.Namespace) -> int:
                 raise EngineError("--plot needs a stream run (not --batch/--streams)")
             print(f"wrote {report.write_plot(results, args.plot)}", file=sys.stderr)
     return 0
+
+
+def _alternated(results: list[Any], clips: list[Any], quiet: bool) -> dict[tuple, tuple[float, float]]:
+    """Each variant and its fp32 engine called in turn on a real frame (the variant check's measure)."""
+    from rtecho.bench import plan
+    from rtecho.bench.runner import BenchConfig, alternated_infer
+    from rtecho.errors import EngineError, MissingExtraError
+    from rtecho.runtime.preprocess import Preprocessor
+
+    out: dict[tuple, tuple[float, float]] = {}
+    pairs = plan.variant_pairs(results)
+    bar = _progress(len(pairs), quiet, "variants")
+    for model, backend, precision, threads in pairs:
+        base = BenchConfig(model, backend, "fp32", threads)
+        try:
+            x = Preprocessor(base.engine().card)(clips[0].frames[0].image)
+            out[(model, backend, precision, threads)] = alternated_infer(
+                base, BenchConfig(model, backend, precision, threads), x
+            )
+        except (EngineError, MissingExtraError) as exc:
+            print(f"variant check {model} {backend}/{precision}: {exc}", file=sys.stderr)
+        bar.update(1)
+    bar.close()
+    return out
 
 
 def _screens(args: argparse.Namespace, skipped: list[dict[str, str]]) -> list[Any]:

@@ -186,11 +186,12 @@ def format_screen_acceptance(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def variant_check(results: Sequence[BenchResult]) -> list[dict[str, Any]]:
-    """Each non-fp32 variant against fp32 on the same backend, model, threads and clip, in this run:
-    ``speedup`` = fp32 infer p50 / variant infer p50 over the clips (their median). A variant the
-    backend offers must not be slower (``ok`` False otherwise); one it does not offer is reported
-    with the backend's reason, and with a note when this run measured it faster after all."""
+def variant_pairs(results: Sequence[BenchResult]) -> list[tuple[str, str, str, int | None]]:
+    """(model, backend, precision, threads) of every non-fp32 variant with an fp32 row beside it."""
+    return list(_variant_groups(results))
+
+
+def _variant_groups(results: Sequence[BenchResult]) -> dict[tuple, list[tuple[BenchResult, BenchResult]]]:
     fp32 = {(r.model, r.backend, r.threads, r.clip): r for r in results if r.precision == "fp32"}
     groups: dict[tuple, list[tuple[BenchResult, BenchResult]]] = {}
     baseline = baseline_backend()
@@ -198,10 +199,30 @@ def variant_check(results: Sequence[BenchResult]) -> list[dict[str, Any]]:
         base = fp32.get((r.model, r.backend, r.threads, r.clip))
         if r.precision != "fp32" and r.backend != baseline and base is not None:
             groups.setdefault((r.model, r.backend, r.precision, r.threads), []).append((r, base))
+    return groups
+
+
+def variant_check(
+    results: Sequence[BenchResult], alternated: dict[tuple, tuple[float, float]] | None = None
+) -> list[dict[str, Any]]:
+    """Each non-fp32 variant against fp32 on the same backend, model, threads and clip, in this run.
+
+    ``speedup`` = fp32 / variant engine-call p50 of the two called in turn (``alternated``, keyed as
+    :func:`variant_pairs`: :func:`~rtecho.bench.runner.alternated_infer`), else of the stream runs' infer
+    p50 over the clips (their median). A variant the backend offers must not be slower (``ok`` False
+    otherwise); one it does not offer is reported with the backend's reason, and with a note when
+    this run measured it faster after all."""
     out = []
-    for (model, backend, precision, threads), pairs in groups.items():
+    for key, pairs in _variant_groups(results).items():
+        model, backend, precision, threads = key
         ratios = [b.stat("infer") / r.stat("infer") for r, b in pairs]
         speedup = float(sorted(ratios)[len(ratios) // 2])
+        infer_ms = float(np.median([r.stat("infer") for r, _ in pairs]))
+        fp32_ms = float(np.median([b.stat("infer") for _, b in pairs]))
+        method = "stream runs"
+        if alternated and key in alternated:
+            fp32_ms, infer_ms = alternated[key]
+            speedup, method = fp32_ms / infer_ms, "alternated"
         offered = pairs[0][0].not_offered is None
         out.append(
             {
@@ -209,9 +230,10 @@ def variant_check(results: Sequence[BenchResult]) -> list[dict[str, Any]]:
                 "backend": backend,
                 "precision": precision,
                 "threads": threads,
-                "infer_ms": round(float(np.median([r.stat("infer") for r, _ in pairs])), 4),
-                "fp32_infer_ms": round(float(np.median([b.stat("infer") for _, b in pairs])), 4),
+                "infer_ms": round(infer_ms, 4),
+                "fp32_infer_ms": round(fp32_ms, 4),
                 "speedup": round(speedup, 3),
+                "method": method,
                 "offered": offered,
                 "not_offered": pairs[0][0].not_offered,
                 "ok": bool(not offered or speedup >= 1.0),
@@ -221,7 +243,8 @@ def variant_check(results: Sequence[BenchResult]) -> list[dict[str, Any]]:
 
 
 def format_variant_check(rows: Sequence[dict[str, Any]]) -> str:
-    lines = ["variants against fp32 on the same backend (infer p50, this run):"]
+    how = "engine calls alternated with fp32" if rows and rows[0].get("method") == "alternated" else "infer"
+    lines = [f"variants against fp32 on the same backend ({how}, p50, this run):"]
     for v in rows:
         verdict = (
             ("OK" if v["ok"] else "SLOWER than fp32 but offered")

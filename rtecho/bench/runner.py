@@ -364,3 +364,24 @@ def _result(
         not_offered=type(engine).not_offered(card, engine.precision),
         samples=samples,
     )
+
+
+def alternated_infer(
+    base: BenchConfig, variant: BenchConfig, x: np.ndarray, rounds: int = 200, warmup: int = 20
+) -> tuple[float, float]:
+    """(base, variant) engine-call p50 in ms, the two engines called in turn ``rounds`` times on the
+    same input ``x`` (1, C, H, W), so that both see the same machine load: the variant check's measure
+    (two separate stream runs a minute apart differ by more than a variant's gain on a shared machine)."""
+    with base.engine() as a, variant.engine() as b:
+        for _ in range(warmup):
+            a.infer(x)
+            b.infer(x)
+        ta, tb = [], []
+        clock = time.perf_counter
+        for i in range(rounds):
+            first, second = ((a, ta), (b, tb)) if i % 2 == 0 else ((b, tb), (a, ta))
+            for eng, out in (first, second):
+                t0 = clock()
+                eng.infer(x)
+                out.append(clock() - t0)
+    return 1e3 * float(np.median(ta)), 1e3 * float(np.median(tb))

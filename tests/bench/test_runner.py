@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from rtecho.bench.clips import load_clip, load_sample_clip
@@ -183,3 +184,30 @@ def test_variant_check_flags_an_offered_variant_slower_than_fp32():
     assert got["onnxruntime", "int8"]["ok"] and not got["onnxruntime", "int8"]["offered"]
     text = format_variant_check(list(got.values()))
     assert "SLOWER than fp32 but offered" in text and "not offered" in text
+
+
+def test_variant_check_takes_the_alternated_engine_calls_when_given():
+    from rtecho.bench.plan import variant_check, variant_pairs
+    from rtecho.pipeline.timing import StageStats
+
+    def row(precision, infer_ms):
+        return BenchResult(
+            "m", "openvino", precision, (8, 8), None, None, "trained", 1, "clip", "lockstep", None,
+            10, 0, 0, None, 1.0, {"infer": StageStats.of([infer_ms] * 3)},
+        )  # fmt: skip
+
+    rows = [row("fp32", 2.0), row("int8", 2.2)]  # two stream runs: the variant looks 10% slower
+    assert variant_pairs(rows) == [("m", "openvino", "int8", 1)]
+    (stream,) = variant_check(rows)
+    assert not stream["ok"] and stream["method"] == "stream runs"
+    (alt,) = variant_check(rows, {("m", "openvino", "int8", 1): (2.0, 1.6)})  # called in turn: faster
+    assert alt["ok"] and alt["speedup"] == pytest.approx(1.25) and alt["method"] == "alternated"
+
+
+def test_alternated_infer_times_both_engines():
+    from rtecho.bench.runner import BenchConfig, alternated_infer
+
+    cfg = BenchConfig("tiny-untrained", "onnxruntime")
+    x = np.zeros((1, *cfg.engine().input_shape), np.float32)
+    a, b = alternated_infer(cfg, cfg, x, rounds=10, warmup=2)
+    assert a > 0 and b > 0
