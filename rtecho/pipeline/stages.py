@@ -118,10 +118,11 @@ class FramePipeline:
             s.reset()
 
     def idle(self, stop: Callable[[], bool] | None = None) -> bool:
-        """Run the stages' deferred work (the sector's window re-estimate, in steps) until ``stop()``
-        says a frame is waiting; True when there was some."""
+        """Run the stages' deferred work until ``stop()`` says a frame is waiting; True when there was
+        some. Last stage first: a later stage's work is short and for the next frame (the mode gate's
+        layout tests), an earlier one's may be long and resumable (the sector re-estimate, in steps)."""
         did = False
-        for s in self.stages:
+        for s in reversed(self.stages):
             if stop is not None and stop():
                 break
             did = s.idle(stop) or did

