@@ -47,12 +47,15 @@ from typing import Any
 
 import numpy as np
 
+from rtecho.cardiac.curve import local_fit, outlier
 from rtecho.cardiac.ef import area_length_volume, disc_volume, ejection_fraction, mean_ef
 from rtecho.cardiac.events import APICAL_VIEWS, FLAGS, BeatEvent, TrackerConfig
 from rtecho.cardiac.lv import LVShape, measure_lv
 from rtecho.errors import FrameError
 
 __all__ = ["APICAL_VIEWS", "FLAGS", "BeatEvent", "BeatTracker", "TrackerConfig", "track_clip"]
+
+_EPS = 1e-6  # s: frame times are i / fps in floating point; a window of k / fps keeps its k frames
 
 
 @dataclass
@@ -65,10 +68,9 @@ class _Sample:
     view: str | None
     smooth: float = math.nan
     missing_before: bool = False
-    v_al: float = math.nan  # this frame's volumes, then (after smoothing) their window means
+    v_al: float = math.nan  # this frame's volumes
     v_disc: float = math.nan
-    sm_al: float = math.nan
-    sm_disc: float = math.nan
+    outlier: bool | None = None  # None: not judged yet
 
 
 @dataclass
@@ -85,6 +87,7 @@ class _State:
     max_ed_length: float = 0.0
     missing_since: float | None = None
     view: str | None = None
+    rr_guess: tuple[float, float | None] | None = None  # (when, period) from the autocorrelation
 
 
 class BeatTracker:
@@ -176,7 +179,8 @@ class BeatTracker:
         smp.v_disc = disc_volume(shape.diameters, shape.length) if shape.diameters.size else math.nan
         s.pending.append(smp)
         out: list[BeatEvent] = []
-        while s.pending and (t - s.pending[0].t >= cfg.smooth_s):
+        delay = cfg.smooth_s + cfg.outlier_s
+        while s.pending and (t - s.pending[0].t >= delay - _EPS):
             out += self._advance(s.pending.popleft())
         return out
 
@@ -240,17 +244,105 @@ class BeatTracker:
             area, ln, np.zeros(0), (math.nan, math.nan), (math.nan, math.nan), (math.nan, math.nan), 1
         )
 
+    def _near(self, smp: _Sample, half_s: float) -> list[_Sample]:
+        """The samples (smoothed or pending) within ``+-half_s`` of ``smp``, in time order, with it."""
+        s = self._s
+        pool = [*list(s.samples)[-64:], *s.pending]
+        before = [x for x in pool if 0 < smp.t - x.t <= half_s + _EPS]
+        after = [x for x in pool if 0 < x.t - smp.t <= half_s + _EPS]
+        return [*before, smp, *after]
+
+    def _is_outlier(self, x: _Sample) -> bool:
+        if x.outlier is None:
+            near = self._near(x, self.config.outlier_s)
+            x.outlier = outlier(x.area, [y.area for y in near], self.config.outlier_rel)
+        return x.outlier
+
     def _smooth(self, smp: _Sample) -> None:
-        """Window means over ``+-smooth_s`` of the area (for detection) and of both volumes (for EF)."""
-        h = self.config.smooth_s
-        near = [smp]
-        if h > 0:
-            near += [x for x in list(self._s.samples)[-64:] if smp.t - x.t <= h]
-            near += [x for x in self._s.pending if x.t - smp.t <= h]
-        smp.smooth = float(np.mean([x.area for x in near]))
-        for key, out in (("v_al", "sm_al"), ("v_disc", "sm_disc")):
-            vals = [getattr(x, key) for x in near if math.isfinite(getattr(x, key))]
-            setattr(smp, out, float(np.mean(vals)) if vals else math.nan)
+        """The triangle-weighted mean area over ``+-smooth_s`` (weight ``1 - |dt| / (smooth_s + 1 ms)``) of
+        the frames that are not outliers (:func:`curve.outlier`)."""
+        smp.smooth = self._tri_mean(smp, self._half())
+
+    def _half(self) -> float:
+        """The smoothing half-width: ``smooth_s``, or ``smooth_rr`` of the median ED-ED interval when
+        that is shorter (a fast heart's extremes are narrow: a wide window would move them)."""
+        cfg = self.config
+        if cfg.smooth_rr <= 0:
+            return cfg.smooth_s
+        rr = float(np.median(self._s.rr)) if self._s.rr else self._rr_guess()
+        return cfg.smooth_s if rr is None else min(cfg.smooth_s, cfg.smooth_rr * rr)
+
+    def _rr_guess(self) -> float | None:
+        """Before the first ED-ED interval: the period from the autocorrelation of the raw area seen so far
+        (resampled to its median frame interval), its highest peak at a plausible lag no longer than 1/1.3
+        of the data; None when there is too little data or no clear peak (``r < 0.3``)."""
+        s, cfg = self._s, self.config
+        pts = [x for x in [*s.samples, *s.pending] if x.outlier is not True]
+        if len(pts) < 12:
+            return None
+        t = np.array([x.t for x in pts])
+        span = t[-1] - t[0]
+        lo, hi = 60.0 / cfg.max_bpm, min(60.0 / cfg.min_bpm, span / 1.3)
+        if hi <= lo:
+            return None
+        if s.rr_guess is not None and t[-1] - s.rr_guess[0] < 0.05:
+            return s.rr_guess[1]
+        dt = float(np.median(np.diff(t)))
+        grid = np.arange(t[0], t[-1], dt)
+        a = np.interp(grid, t, [x.area for x in pts])
+        a = a - a.mean()
+        lags = np.arange(int(np.ceil(lo / dt)), int(hi / dt) + 1)
+        if lags.size < 3 or not np.any(a):
+            return None
+        r = np.array([np.dot(a[:-k], a[k:]) / np.sqrt(np.dot(a[:-k], a[:-k]) * np.dot(a[k:], a[k:]) + 1e-12) for k in lags])
+        i = int(np.argmax(r))
+        guess = float(lags[i] * dt) if r[i] > 0.3 and 0 < i < lags.size - 1 else None
+        s.rr_guess = (float(t[-1]), guess)
+        return guess
+
+    def _tri_mean(self, smp: _Sample, h: float) -> float:
+        near = self._near(smp, h) if h > 0 else [smp]
+        good = [x for x in near if not self._is_outlier(x)] or near
+        w = np.array([1.0 - abs(x.t - smp.t) / (h + 1e-3) for x in good])
+        return float(np.dot(w, [x.area for x in good]) / w.sum())
+
+    def _es_frame(self, x: _Sample) -> _Sample:
+        """ES at the end of the minimum's plateau: the last sample after the detected minimum ``x`` (before
+        the curve leaves it) whose smoothed area is within ``es_plateau_k`` noise deviations of it. The
+        refill after ES is fast, so the smoothing shifts the minimum early; the frames that the noise
+        cannot tell from it run up to the refill. The noise deviation of the smoothed curve is the
+        robust spread (1.4826 MAD) of the inlier areas around it over the window times the triangle
+        kernel's factor ``sqrt(sum w^2) / sum w``."""
+        k = self.config.es_plateau_k
+        samples = list(self._s.samples)
+        if k <= 0 or len(samples) < 8:
+            return x
+        res = np.array([y.area - y.smooth for y in samples if not self._is_outlier(y)])
+        if res.size < 8:
+            return x
+        sigma = 1.4826 * float(np.median(np.abs(res - np.median(res))))
+        h = self._half()
+        w = np.array([1.0 - abs(y.t - x.t) / (h + 1e-3) for y in self._near(x, h)])
+        sigma *= float(np.sqrt(np.sum(w**2)) / np.sum(w))
+        out = x
+        for y in samples:
+            if y.t <= x.t:
+                continue
+            if y.smooth - x.smooth > k * sigma:
+                break
+            out = y
+        return out
+
+    def _volumes(self, at: _Sample, sign: int = 0) -> tuple[float, float]:
+        """Area-length and disc volumes at an extreme: a local quadratic fit (:func:`curve.local_fit`) over
+        ``+-extreme_s`` of the inlier frames' volumes, evaluated at the extreme's time."""
+        cfg = self.config
+        near = [x for x in self._near(at, cfg.extreme_s) if not self._is_outlier(x)] or [at]
+        ts = [x.t for x in near]
+        return (
+            local_fit(ts, [x.v_al for x in near], at.t, cfg.extreme_deg, sign if cfg.extreme_vertex else 0),
+            local_fit(ts, [x.v_disc for x in near], at.t, cfg.extreme_deg, sign if cfg.extreme_vertex else 0),
+        )
 
     def _advance(self, smp: _Sample) -> list[BeatEvent]:
         cfg, s = self.config, self._s
@@ -313,6 +405,7 @@ class BeatTracker:
         if dt > cfg.max_systole_s or (ed.smooth - c.smooth) < cfg.min_shortening * ed.smooth:
             s.ed = None  # stale or no contraction: this ED has no beat
             return []
+        c = self._es_frame(c)
         s.ed_paired = True
         s.last_ed_t = ed.t
         beat = self._beat(ed, c, now)
@@ -340,8 +433,8 @@ class BeatTracker:
             flags.append("mask_jump")
         if any(x.missing_before for x in inside[1:]):
             flags.append("lv_missing")
-        edv_al, esv_al = ed.sm_al, es.sm_al  # window means: one frame's segmentation noise averages out
-        edv_d, esv_d = ed.sm_disc, es.sm_disc
+        edv_al, edv_d = self._volumes(ed, 1)  # local fits: one frame's segmentation noise averages out
+        esv_al, esv_d = self._volumes(es, -1)
         return BeatEvent(
             ed_index=ed.index,
             es_index=es.index,
