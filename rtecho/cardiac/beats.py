@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from rtecho.cardiac.curve import local_fit, outlier
+from rtecho.cardiac.curve import local_fit, outlier, period, triangle
 from rtecho.cardiac.ef import area_length_volume, disc_volume, ejection_fraction, mean_ef
 from rtecho.cardiac.events import APICAL_VIEWS, FLAGS, BeatEvent, TrackerConfig
 from rtecho.cardiac.lv import LVShape, measure_lv
@@ -247,10 +247,15 @@ class BeatTracker:
     def _near(self, smp: _Sample, half_s: float) -> list[_Sample]:
         """The samples (smoothed or pending) within ``+-half_s`` of ``smp``, in time order, with it."""
         s = self._s
-        pool = [*list(s.samples)[-64:], *s.pending]
-        before = [x for x in pool if 0 < smp.t - x.t <= half_s + _EPS]
-        after = [x for x in pool if 0 < x.t - smp.t <= half_s + _EPS]
-        return [*before, smp, *after]
+        near: list[_Sample] = []
+        for x in reversed(s.samples):  # newest first: stop at the first one too old
+            if smp.t - x.t > half_s + _EPS:
+                break
+            if x.t - smp.t <= half_s + _EPS:
+                near.append(x)
+        near = [*near[::-1], *(x for x in s.pending if abs(x.t - smp.t) <= half_s + _EPS)]
+        before = [x for x in near if x.t < smp.t]
+        return [*before, smp, *(x for x in near if x.t > smp.t)]
 
     def _is_outlier(self, x: _Sample) -> bool:
         if x.outlier is None:
@@ -273,37 +278,21 @@ class BeatTracker:
         return cfg.smooth_s if rr is None else min(cfg.smooth_s, cfg.smooth_rr * rr)
 
     def _rr_guess(self) -> float | None:
-        """Before the first ED-ED interval: the period from the autocorrelation of the raw area seen so far
-        (resampled to its median frame interval), its highest peak at a plausible lag no longer than 1/1.3
-        of the data; None when there is too little data or no clear peak (``r < 0.3``)."""
+        """Before the first ED-ED interval: the period of the inlier areas seen so far (:func:`curve.period`)."""
         s, cfg = self._s, self.config
         pts = [x for x in [*s.samples, *s.pending] if x.outlier is not True]
         if len(pts) < 12:
             return None
-        t = np.array([x.t for x in pts])
-        span = t[-1] - t[0]
-        lo, hi = 60.0 / cfg.max_bpm, min(60.0 / cfg.min_bpm, span / 1.3)
-        if hi <= lo:
-            return None
-        if s.rr_guess is not None and t[-1] - s.rr_guess[0] < 0.05:
-            return s.rr_guess[1]
-        dt = float(np.median(np.diff(t)))
-        grid = np.arange(t[0], t[-1], dt)
-        a = np.interp(grid, t, [x.area for x in pts])
-        a = a - a.mean()
-        lags = np.arange(int(np.ceil(lo / dt)), int(hi / dt) + 1)
-        if lags.size < 3 or not np.any(a):
-            return None
-        r = np.array([np.dot(a[:-k], a[k:]) / np.sqrt(np.dot(a[:-k], a[:-k]) * np.dot(a[k:], a[k:]) + 1e-12) for k in lags])
-        i = int(np.argmax(r))
-        guess = float(lags[i] * dt) if r[i] > 0.3 and 0 < i < lags.size - 1 else None
-        s.rr_guess = (float(t[-1]), guess)
-        return guess
+        now = pts[-1].t
+        if s.rr_guess is None or now - s.rr_guess[0] >= 0.05:  # recomputed every 50 ms of stream
+            t, a = [x.t for x in pts], [x.area for x in pts]
+            s.rr_guess = (now, period(t, a, 60.0 / cfg.max_bpm, 60.0 / cfg.min_bpm))
+        return s.rr_guess[1]
 
     def _tri_mean(self, smp: _Sample, h: float) -> float:
         near = self._near(smp, h) if h > 0 else [smp]
         good = [x for x in near if not self._is_outlier(x)] or near
-        w = np.array([1.0 - abs(x.t - smp.t) / (h + 1e-3) for x in good])
+        w = triangle([x.t - smp.t for x in good], h)
         return float(np.dot(w, [x.area for x in good]) / w.sum())
 
     def _es_frame(self, x: _Sample) -> _Sample:
@@ -320,10 +309,9 @@ class BeatTracker:
         res = np.array([y.area - y.smooth for y in samples if not self._is_outlier(y)])
         if res.size < 8:
             return x
-        sigma = 1.4826 * float(np.median(np.abs(res - np.median(res))))
         h = self._half()
-        w = np.array([1.0 - abs(y.t - x.t) / (h + 1e-3) for y in self._near(x, h)])
-        sigma *= float(np.sqrt(np.sum(w**2)) / np.sum(w))
+        w = triangle([y.t - x.t for y in self._near(x, h)], h)
+        sigma = 1.4826 * float(np.median(np.abs(res - np.median(res)))) * float(np.sqrt(w @ w) / w.sum())
         out = x
         for y in samples:
             if y.t <= x.t:

@@ -8,7 +8,9 @@ window of time (so the frame rate and dropped frames only change how many sample
   the median away from the median of the frames within ``+-half_s`` (itself included; at least three
   frames, else nothing is rejected). At 20 frames/s and ``half_s = 0.06`` that is the median of 3: one
   bad frame cannot move it, two in a row can.
-- the tracker then smooths the inliers by a centred mean (:meth:`~rtecho.cardiac.BeatTracker.update`);
+- :func:`triangle`: the tracker smooths the inliers by a centred triangle-weighted mean over
+  ``+-h`` (``h = min(smooth_s, smooth_rr x RR)``: narrower for a fast heart, whose extremes are narrow;
+  the period from the ED-ED intervals, or before the first one from :func:`period`);
 - :func:`local_fit`: the value at the extreme by a local least-squares polynomial (degree 2) over
   ``+-half_s`` instead of the window mean. A mean over a window around a maximum is lower than the
   maximum (and a minimum's higher), which biases EF low by a few points; a parabola through the
@@ -30,7 +32,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["local_fit", "outlier"]
+__all__ = ["local_fit", "outlier", "period", "triangle"]
 
 
 def outlier(value: float, window: Sequence[float], rel: float) -> bool:
@@ -66,3 +68,36 @@ def local_fit(
         return float(coef[0])
     grid = np.linspace(float(x.min()), float(x.max()), 33) / scale
     return float(extreme * np.max(extreme * np.polynomial.polynomial.polyval(grid, coef)))
+
+
+def triangle(dt: Sequence[float] | np.ndarray, h: float) -> np.ndarray:
+    """Weights ``1 - |dt| / (h + 1 ms)`` of a centred triangle kernel of half-width ``h`` (s)."""
+    return 1.0 - np.abs(np.asarray(dt, np.float64)) / (h + 1e-3)
+
+
+def period(
+    t: Sequence[float] | np.ndarray, v: Sequence[float] | np.ndarray, lo: float, hi: float, min_r: float = 0.3
+) -> float | None:
+    """The period (s) of ``v(t)`` by autocorrelation: ``v`` resampled to its median frame interval, the lag
+    in ``[lo, hi]`` (and at most 1/1.3 of the data) with the highest normalised autocorrelation, if that
+    is an interior peak above ``min_r``; else None.
+
+    >>> t = np.arange(0, 2, 1 / 30)
+    >>> round(period(t, np.cos(2 * np.pi * t / 0.8), 0.3, 2.0), 2)
+    0.8
+    """
+    tt = np.asarray(t, np.float64)
+    if tt.size < 12:
+        return None
+    hi = min(hi, (tt[-1] - tt[0]) / 1.3)
+    dt = float(np.median(np.diff(tt)))
+    if hi <= lo or dt <= 0:
+        return None
+    a = np.interp(np.arange(tt[0], tt[-1], dt), tt, np.asarray(v, np.float64))
+    a = a - a.mean()
+    lags = np.arange(int(np.ceil(lo / dt)), int(hi / dt) + 1)
+    if lags.size < 3 or not np.any(a):
+        return None
+    r = np.array([a[:-k] @ a[k:] / math.sqrt((a[:-k] @ a[:-k]) * (a[k:] @ a[k:]) + 1e-12) for k in lags])
+    i = int(np.argmax(r))
+    return float(lags[i] * dt) if r[i] > min_r and 0 < i < lags.size - 1 else None
