@@ -31,6 +31,7 @@ import time
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -84,8 +85,11 @@ def _clip(sim: str, k: int, group: str, images: bool = False, seed: int = SEED):
     return c, (c.frames if images else c.lv_masks)[j], c.volumes[j], idx, t, fps, hr
 
 
+_SIZE = (160, 160)
+
+
 def _look(images: bool) -> dict:
-    return {"size_hw": (160, 160)} if images else {"masks_only": True}
+    return {"size_hw": _SIZE} if images else {"masks_only": True}
 
 
 GROUPS = ("regular", "dropped", "irregular", "jitter")
@@ -108,14 +112,15 @@ def _segmented(sim, kk, group, seg_path, engine, seed, cache):
     """The cine and its segmenter masks (and confidences), from ``cache`` (a folder) when there."""
     from rtecho.cardiac.segment import LVSegmenter
 
-    c, frames, volumes, idx, t, fps, hr = _clip(sim, kk, group, images=True, seed=seed)
     f = None
     if cache is not None:
         f = Path(cache) / f"{Path(seg_path).stem}-{seed}-{sim}-{group}-{kk}.npz"
-        if f.exists():
+        if f.exists():  # no rendering: the cine's truth is in the file too
             z = np.load(f)
-            masks = np.unpackbits(z["masks"], axis=-1, count=frames.shape[-1]).astype(bool)
-            return c, masks, z["conf"], volumes, idx, t, fps, hr
+            masks = np.unpackbits(z["masks"], axis=-1, count=_SIZE[1]).astype(bool)
+            c = SimpleNamespace(view=VIEWS[kk % 2], ef=float(z["ef"]))
+            return c, masks, z["conf"], z["volumes"], z["idx"], z["t"], float(z["fps"]), float(z["hr"])
+    c, frames, volumes, idx, t, fps, hr = _clip(sim, kk, group, images=True, seed=seed)
     seg = LVSegmenter(engine)  # a new segmenter per cine: its sector tracker starts afresh
     out = [seg.segment(frame) for frame in frames]
     masks = np.stack([o.mask for o in out])

@@ -76,10 +76,10 @@ def triangle(dt: Sequence[float] | np.ndarray, h: float) -> np.ndarray:
 
 
 def period(
-    t: Sequence[float] | np.ndarray, v: Sequence[float] | np.ndarray, lo: float, hi: float, min_r: float = 0.3
+    t: Sequence[float] | np.ndarray, v: Sequence[float] | np.ndarray, lo: float, hi: float, min_r: float = 0.5
 ) -> float | None:
     """The period (s) of ``v(t)`` by autocorrelation: ``v`` resampled to its median frame interval, the lag
-    in ``[lo, hi]`` (and at most 1/1.3 of the data) with the highest normalised autocorrelation, if that
+    in ``[lo, hi]`` (and at most 2/3 of the data) with the highest normalised autocorrelation, if that
     is an interior peak above ``min_r``; else None.
 
     >>> t = np.arange(0, 2, 1 / 30)
@@ -89,7 +89,7 @@ def period(
     tt = np.asarray(t, np.float64)
     if tt.size < 12:
         return None
-    hi = min(hi, (tt[-1] - tt[0]) / 1.3)
+    hi = min(hi, (tt[-1] - tt[0]) / 1.5)
     dt = float(np.median(np.diff(tt)))
     if hi <= lo or dt <= 0:
         return None
