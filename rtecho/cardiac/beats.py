@@ -4,14 +4,22 @@ End-diastole (ED) is a maximum of the cavity area, end-systole (ES) the next min
 a hysteresis ("zigzag") tracker over time, not frame counts, so dropped frames and irregular rhythm only
 change the sampling of the curve:
 
-- the area is smoothed by a centred moving average over ``+-smooth_s`` seconds (0.05: a segmenter's
-  frame-to-frame jitter otherwise picks the extreme frame and biases EF upwards);
+- single-frame outliers are set aside (:func:`~rtecho.cardiac.curve.outlier`: area more than
+  ``outlier_rel`` off the median of ``+-outlier_s``), the other frames smoothed by a centred
+  triangle-weighted mean over ``+-h_s``, ``h_s = min(smooth_s, smooth_rr x RR)`` (0.12 s, or 0.15 of the
+  median ED-ED interval, before the first one of the area's autocorrelation period: a segmenter's
+  boundary wobble is a few percent of the area per frame, and a fast heart's extremes are narrow);
+  a frame is processed ``smooth_s + outlier_s`` after it arrives;
 - a running extreme is confirmed when the area has moved ``h`` away from it, with
   ``h = max(hysteresis * (max - min), floor * max)`` over the last ``window_s`` seconds: an extreme is
-  reported at most ``h`` of travel (a fraction of a beat) plus ``smooth_s`` after it happened;
+  reported at most ``h`` of travel (a fraction of a beat) plus that delay after it happened;
 - refractory periods come from the plausible heart-rate range (30-200 /min): two ED less than
   ``60 / max_bpm`` s apart keep the larger; ES must follow its ED by ``min_systole_s`` to
-  ``max_systole_s`` and shrink the area by ``min_shortening``; one ES per ED.
+  ``max_systole_s`` and shrink the area by ``min_shortening``; one ES per ED;
+- ES is moved to the end of its plateau (the frames within ``es_plateau_k`` noise deviations of the
+  minimum: the smoothing shifts a minimum followed by a fast refill early), and the volumes at ED and
+  ES are the extremes of local quadratic fits over ``+-extreme_s`` (:func:`~rtecho.cardiac.curve.local_fit`;
+  a window mean would bias EF low).
 
 A beat (:class:`BeatEvent`) is emitted when its ES is confirmed, with volumes by area-length and
 by discs (:mod:`rtecho.cardiac.ef`), EF, heart rate and quality flags:
@@ -42,12 +50,11 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from rtecho.cardiac.curve import local_fit, outlier, period, triangle
+from rtecho.cardiac.curve import TIME_EPS, AreaCurve, CurveState, Sample
 from rtecho.cardiac.ef import area_length_volume, disc_volume, ejection_fraction, mean_ef
 from rtecho.cardiac.events import APICAL_VIEWS, FLAGS, BeatEvent, TrackerConfig
 from rtecho.cardiac.lv import LVShape, measure_lv
@@ -55,42 +62,8 @@ from rtecho.errors import FrameError
 
 __all__ = ["APICAL_VIEWS", "FLAGS", "BeatEvent", "BeatTracker", "TrackerConfig", "track_clip"]
 
-_EPS = 1e-6  # s: frame times are i / fps in floating point; a window of k / fps keeps its k frames
 
-
-@dataclass
-class _Sample:
-    index: int
-    t: float
-    area: float
-    shape: LVShape
-    conf: float | None
-    view: str | None
-    smooth: float = math.nan
-    missing_before: bool = False
-    v_al: float = math.nan  # this frame's volumes
-    v_disc: float = math.nan
-    outlier: bool | None = None  # None: not judged yet
-
-
-@dataclass
-class _State:
-    samples: deque = field(default_factory=deque)
-    pending: deque = field(default_factory=deque)
-    mode: str | None = None
-    ext: _Sample | None = None
-    first: _Sample | None = None
-    ed: _Sample | None = None
-    ed_paired: bool = False
-    last_ed_t: float | None = None
-    rr: deque = field(default_factory=lambda: deque(maxlen=5))
-    max_ed_length: float = 0.0
-    missing_since: float | None = None
-    view: str | None = None
-    rr_guess: tuple[float, float | None] | None = None  # (when, period) from the autocorrelation
-
-
-class BeatTracker:
+class BeatTracker(AreaCurve):
     """Per-frame LV area in, :class:`BeatEvent` out; call :meth:`update` once per frame."""
 
     def __init__(
@@ -104,7 +77,7 @@ class BeatTracker:
         self.resets = 0
         self.frames = 0
         self._last_t: float | None = None
-        self._s = _State()
+        self._s = CurveState()
         self.view: str | None = None  # the accepted view (a new label counts after view_hold_s)
         self._cand: str | None = None
         self._cand_since = 0.0
@@ -132,7 +105,7 @@ class BeatTracker:
         if reason:
             self.notes.append(reason)
         self.resets += 1
-        self._s = _State()
+        self._s = CurveState()
         self._recent.clear()
 
     # ---- per frame ----------------------------------------------------------------------------
@@ -174,13 +147,13 @@ class BeatTracker:
             return []
         missed = s.missing_since is not None
         s.missing_since = None
-        smp = _Sample(frame_index, t, shape.area, shape, confidence, view or self.view, missing_before=missed)
+        smp = Sample(frame_index, t, shape.area, shape, confidence, view or self.view, missing_before=missed)
         smp.v_al = area_length_volume(shape.area, shape.length)
         smp.v_disc = disc_volume(shape.diameters, shape.length) if shape.diameters.size else math.nan
         s.pending.append(smp)
         out: list[BeatEvent] = []
         delay = cfg.smooth_s + cfg.outlier_s
-        while s.pending and (t - s.pending[0].t >= delay - _EPS):
+        while s.pending and (t - s.pending[0].t >= delay - TIME_EPS):
             out += self._advance(s.pending.popleft())
         return out
 
@@ -222,7 +195,7 @@ class BeatTracker:
             s.mode = "up" if s.mode == "down" else "down"
         return out
 
-    def _h(self, now: _Sample) -> float:
+    def _h(self, now: Sample) -> float:
         cfg = self.config
         recent = [x.smooth for x in self._s.samples if now.t - x.t <= cfg.window_s]
         top = max(recent)
@@ -244,95 +217,7 @@ class BeatTracker:
             area, ln, np.zeros(0), (math.nan, math.nan), (math.nan, math.nan), (math.nan, math.nan), 1
         )
 
-    def _near(self, smp: _Sample, half_s: float) -> list[_Sample]:
-        """The samples (smoothed or pending) within ``+-half_s`` of ``smp``, in time order, with it."""
-        s = self._s
-        near: list[_Sample] = []
-        for x in reversed(s.samples):  # newest first: stop at the first one too old
-            if smp.t - x.t > half_s + _EPS:
-                break
-            if x.t - smp.t <= half_s + _EPS:
-                near.append(x)
-        near = [*near[::-1], *(x for x in s.pending if abs(x.t - smp.t) <= half_s + _EPS)]
-        before = [x for x in near if x.t < smp.t]
-        return [*before, smp, *(x for x in near if x.t > smp.t)]
-
-    def _is_outlier(self, x: _Sample) -> bool:
-        if x.outlier is None:
-            near = self._near(x, self.config.outlier_s)
-            x.outlier = outlier(x.area, [y.area for y in near], self.config.outlier_rel)
-        return x.outlier
-
-    def _smooth(self, smp: _Sample) -> None:
-        """The triangle-weighted mean area over ``+-smooth_s`` (weight ``1 - |dt| / (smooth_s + 1 ms)``) of
-        the frames that are not outliers (:func:`curve.outlier`)."""
-        smp.smooth = self._tri_mean(smp, self._half())
-
-    def _half(self) -> float:
-        """The smoothing half-width: ``smooth_s``, or ``smooth_rr`` of the median ED-ED interval when
-        that is shorter (a fast heart's extremes are narrow: a wide window would move them)."""
-        cfg = self.config
-        if cfg.smooth_rr <= 0:
-            return cfg.smooth_s
-        rr = float(np.median(self._s.rr)) if self._s.rr else self._rr_guess()
-        return cfg.smooth_s if rr is None else min(cfg.smooth_s, cfg.smooth_rr * rr)
-
-    def _rr_guess(self) -> float | None:
-        """Before the first ED-ED interval: the period of the inlier areas seen so far (:func:`curve.period`)."""
-        s, cfg = self._s, self.config
-        pts = [x for x in [*s.samples, *s.pending] if x.outlier is not True]
-        if len(pts) < 12:
-            return None
-        now = pts[-1].t
-        if s.rr_guess is None or now - s.rr_guess[0] >= 0.05:  # recomputed every 50 ms of stream
-            t, a = [x.t for x in pts], [x.area for x in pts]
-            s.rr_guess = (now, period(t, a, 60.0 / cfg.max_bpm, 60.0 / cfg.min_bpm))
-        return s.rr_guess[1]
-
-    def _tri_mean(self, smp: _Sample, h: float) -> float:
-        near = self._near(smp, h) if h > 0 else [smp]
-        good = [x for x in near if not self._is_outlier(x)] or near
-        w = triangle([x.t - smp.t for x in good], h)
-        return float(np.dot(w, [x.area for x in good]) / w.sum())
-
-    def _es_frame(self, x: _Sample) -> _Sample:
-        """ES at the end of the minimum's plateau: the last sample after the detected minimum ``x`` (before
-        the curve leaves it) whose smoothed area is within ``es_plateau_k`` noise deviations of it. The
-        refill after ES is fast, so the smoothing shifts the minimum early; the frames that the noise
-        cannot tell from it run up to the refill. The noise deviation of the smoothed curve is the
-        robust spread (1.4826 MAD) of the inlier areas around it over the window times the triangle
-        kernel's factor ``sqrt(sum w^2) / sum w``."""
-        k = self.config.es_plateau_k
-        samples = list(self._s.samples)
-        if k <= 0 or len(samples) < 8:
-            return x
-        res = np.array([y.area - y.smooth for y in samples if not self._is_outlier(y)])
-        if res.size < 8:
-            return x
-        h = self._half()
-        w = triangle([y.t - x.t for y in self._near(x, h)], h)
-        sigma = 1.4826 * float(np.median(np.abs(res - np.median(res)))) * float(np.sqrt(w @ w) / w.sum())
-        out = x
-        for y in samples:
-            if y.t <= x.t:
-                continue
-            if y.smooth - x.smooth > k * sigma:
-                break
-            out = y
-        return out
-
-    def _volumes(self, at: _Sample, sign: int = 0) -> tuple[float, float]:
-        """Area-length and disc volumes at an extreme: a local quadratic fit (:func:`curve.local_fit`) over
-        ``+-extreme_s`` of the inlier frames' volumes, evaluated at the extreme's time."""
-        cfg = self.config
-        near = [x for x in self._near(at, cfg.extreme_s) if not self._is_outlier(x)] or [at]
-        ts = [x.t for x in near]
-        return (
-            local_fit(ts, [x.v_al for x in near], at.t, cfg.extreme_deg, sign if cfg.extreme_vertex else 0),
-            local_fit(ts, [x.v_disc for x in near], at.t, cfg.extreme_deg, sign if cfg.extreme_vertex else 0),
-        )
-
-    def _advance(self, smp: _Sample) -> list[BeatEvent]:
+    def _advance(self, smp: Sample) -> list[BeatEvent]:
         cfg, s = self.config, self._s
         self._smooth(smp)
         s.samples.append(smp)
@@ -368,7 +253,7 @@ class BeatTracker:
                 return self._on_max(c, smp)
         return []
 
-    def _on_max(self, c: _Sample, now: _Sample) -> list[BeatEvent]:
+    def _on_max(self, c: Sample, now: Sample) -> list[BeatEvent]:
         cfg, s = self.config, self._s
         refractory = 60.0 / cfg.max_bpm
         if s.ed is not None and c.t - s.ed.t < refractory:
@@ -382,7 +267,7 @@ class BeatTracker:
         s.ed, s.ed_paired = c, False
         return []
 
-    def _on_min(self, c: _Sample, now: _Sample) -> list[BeatEvent]:
+    def _on_min(self, c: Sample, now: Sample) -> list[BeatEvent]:
         cfg, s = self.config, self._s
         ed = s.ed
         if ed is None or s.ed_paired:
@@ -403,7 +288,7 @@ class BeatTracker:
         self.beats.append(beat)
         return [beat]
 
-    def _beat(self, ed: _Sample, es: _Sample, now: _Sample) -> BeatEvent:
+    def _beat(self, ed: Sample, es: Sample, now: Sample) -> BeatEvent:
         cfg, s = self.config, self._s
         a, b = ed.shape, es.shape
         inside = [x for x in s.samples if ed.t <= x.t <= es.t]
@@ -454,7 +339,7 @@ def _with_running(beat: BeatEvent, running: float | None) -> BeatEvent:
     return replace(beat, running_ef=running)
 
 
-def _jumped(inside: list[_Sample], cfg: TrackerConfig) -> bool:
+def _jumped(inside: list[Sample], cfg: TrackerConfig) -> bool:
     for p, q in zip(inside, inside[1:], strict=False):
         if abs(q.area - p.area) > cfg.max_area_jump * max(p.area, q.area):
             return True
@@ -465,7 +350,7 @@ def _jumped(inside: list[_Sample], cfg: TrackerConfig) -> bool:
     return False
 
 
-def _px_length(p: _Sample) -> float:
+def _px_length(p: Sample) -> float:
     (ax, ay), (bx, by) = p.shape.apex_xy, p.shape.base_xy
     return math.hypot(bx - ax, by - ay)
 

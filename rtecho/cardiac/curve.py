@@ -28,11 +28,16 @@ window of time (so the frame rate and dropped frames only change how many sample
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-__all__ = ["local_fit", "outlier", "period", "triangle"]
+from rtecho.cardiac.lv import LVShape
+
+__all__ = ["AreaCurve", "local_fit", "outlier", "period", "triangle"]
 
 
 def outlier(value: float, window: Sequence[float], rel: float) -> bool:
@@ -101,3 +106,136 @@ def period(
     r = np.array([a[:-k] @ a[k:] / math.sqrt((a[:-k] @ a[:-k]) * (a[k:] @ a[k:]) + 1e-12) for k in lags])
     i = int(np.argmax(r))
     return float(lags[i] * dt) if r[i] > min_r and 0 < i < lags.size - 1 else None
+
+
+# ---- the tracker's samples and the conditioning of its area curve ----------------------------------
+TIME_EPS = 1e-6  # s: frame times are i / fps in floating point; a window of k / fps keeps its k frames
+
+
+@dataclass
+class Sample:
+    index: int
+    t: float
+    area: float
+    shape: LVShape
+    conf: float | None
+    view: str | None
+    smooth: float = math.nan
+    missing_before: bool = False
+    v_al: float = math.nan  # this frame's volumes
+    v_disc: float = math.nan
+    outlier: bool | None = None  # None: not judged yet
+
+
+@dataclass
+class CurveState:
+    samples: deque = field(default_factory=deque)
+    pending: deque = field(default_factory=deque)
+    mode: str | None = None
+    ext: Sample | None = None
+    first: Sample | None = None
+    ed: Sample | None = None
+    ed_paired: bool = False
+    last_ed_t: float | None = None
+    rr: deque = field(default_factory=lambda: deque(maxlen=5))
+    max_ed_length: float = 0.0
+    missing_since: float | None = None
+    view: str | None = None
+    rr_guess: tuple[float, float | None] | None = None  # (when, period) from the autocorrelation
+
+
+class AreaCurve:
+    """The curve half of :class:`~rtecho.cardiac.BeatTracker` (``self._s`` its state, ``self.config``
+    its :class:`~rtecho.cardiac.TrackerConfig`): neighbours in time, outliers, smoothing, the ES frame,
+    the volumes at an extreme."""
+
+    _s: CurveState
+    config: Any
+
+    def _near(self, smp: Sample, half_s: float) -> list[Sample]:
+        """The samples (smoothed or pending) within ``+-half_s`` of ``smp``, in time order, with it."""
+        s = self._s
+        near: list[Sample] = []
+        for x in reversed(s.samples):  # newest first: stop at the first one too old
+            if smp.t - x.t > half_s + TIME_EPS:
+                break
+            if x.t - smp.t <= half_s + TIME_EPS:
+                near.append(x)
+        near = [*near[::-1], *(x for x in s.pending if abs(x.t - smp.t) <= half_s + TIME_EPS)]
+        before = [x for x in near if x.t < smp.t]
+        return [*before, smp, *(x for x in near if x.t > smp.t)]
+
+    def _is_outlier(self, x: Sample) -> bool:
+        if x.outlier is None:
+            near = self._near(x, self.config.outlier_s)
+            x.outlier = outlier(x.area, [y.area for y in near], self.config.outlier_rel)
+        return x.outlier
+
+    def _smooth(self, smp: Sample) -> None:
+        """The triangle-weighted mean area over ``+-smooth_s`` (weight ``1 - |dt| / (smooth_s + 1 ms)``) of
+        the frames that are not outliers (:func:`curve.outlier`)."""
+        smp.smooth = self._tri_mean(smp, self._half())
+
+    def _half(self) -> float:
+        """The smoothing half-width: ``smooth_s``, or ``smooth_rr`` of the median ED-ED interval when
+        that is shorter (a fast heart's extremes are narrow: a wide window would move them)."""
+        cfg = self.config
+        if cfg.smooth_rr <= 0:
+            return cfg.smooth_s
+        rr = float(np.median(self._s.rr)) if self._s.rr else self._rr_guess()
+        return cfg.smooth_s if rr is None else min(cfg.smooth_s, cfg.smooth_rr * rr)
+
+    def _rr_guess(self) -> float | None:
+        """Before the first ED-ED interval: the period of the inlier areas seen so far (:func:`curve.period`)."""
+        s, cfg = self._s, self.config
+        pts = [x for x in [*s.samples, *s.pending] if x.outlier is not True]
+        if len(pts) < 12:
+            return None
+        now = pts[-1].t
+        if s.rr_guess is None or now - s.rr_guess[0] >= 0.05:  # recomputed every 50 ms of stream
+            t, a = [x.t for x in pts], [x.area for x in pts]
+            s.rr_guess = (now, period(t, a, 60.0 / cfg.max_bpm, 60.0 / cfg.min_bpm))
+        return s.rr_guess[1]
+
+    def _tri_mean(self, smp: Sample, h: float) -> float:
+        near = self._near(smp, h) if h > 0 else [smp]
+        good = [x for x in near if not self._is_outlier(x)] or near
+        w = triangle([x.t - smp.t for x in good], h)
+        return float(np.dot(w, [x.area for x in good]) / w.sum())
+
+    def _es_frame(self, x: Sample) -> Sample:
+        """ES at the end of the minimum's plateau: the last sample after the detected minimum ``x`` (before
+        the curve leaves it) whose smoothed area is within ``es_plateau_k`` noise deviations of it. The
+        refill after ES is fast, so the smoothing shifts the minimum early; the frames that the noise
+        cannot tell from it run up to the refill. The noise deviation of the smoothed curve is the
+        robust spread (1.4826 MAD) of the inlier areas around it over the window times the triangle
+        kernel's factor ``sqrt(sum w^2) / sum w``."""
+        k = self.config.es_plateau_k
+        samples = list(self._s.samples)
+        if k <= 0 or len(samples) < 8:
+            return x
+        res = np.array([y.area - y.smooth for y in samples if not self._is_outlier(y)])
+        if res.size < 8:
+            return x
+        h = self._half()
+        w = triangle([y.t - x.t for y in self._near(x, h)], h)
+        sigma = 1.4826 * float(np.median(np.abs(res - np.median(res)))) * float(np.sqrt(w @ w) / w.sum())
+        out = x
+        for y in samples:
+            if y.t <= x.t:
+                continue
+            if y.smooth - x.smooth > k * sigma:
+                break
+            out = y
+        return out
+
+    def _volumes(self, at: Sample, sign: int = 0) -> tuple[float, float]:
+        """Area-length and disc volumes at an extreme: a local quadratic fit (:func:`curve.local_fit`) over
+        ``+-extreme_s`` of the inlier frames' volumes, evaluated at the extreme's time."""
+        cfg = self.config
+        near = [x for x in self._near(at, cfg.extreme_s) if not self._is_outlier(x)] or [at]
+        ts = [x.t for x in near]
+        return (
+            local_fit(ts, [x.v_al for x in near], at.t, cfg.extreme_deg, sign if cfg.extreme_vertex else 0),
+            local_fit(ts, [x.v_disc for x in near], at.t, cfg.extreme_deg, sign if cfg.extreme_vertex else 0),
+        )
