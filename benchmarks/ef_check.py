@@ -19,6 +19,12 @@ Per beat: found = ED and ES both within 2 frames of a true beat; spurious = matc
 from that segmenter through the runtime path (:class:`rtecho.cardiac.segment.LVSegmenter`: sector,
 crop, 112x112, mask back to the frame), scored against the same truth; the ``jitter`` group (a stand-in
 for a segmenter) is left out.
+
+``--seed S``: cines ``[S, sim, k]`` instead (default 20261201, the held-out set). The tracker's settings
+were chosen on ``--seed 20261299`` (validation: no segmenter or classifier trained on it; the
+segmenters' training cines are seeds 100000..100479); report the held-out figures, do not tune on
+them. ``--cache DIR`` keeps each cine's segmenter masks, confidences and truth (``.npz``), so that a
+rerun with other tracker settings needs neither rendering nor the segmenter.
 """
 
 from __future__ import annotations
