@@ -77,6 +77,7 @@ class BeatTracker(AreaCurve):
         self.resets = 0
         self.frames = 0
         self._last_t: float | None = None
+        self._frame: tuple[int, float] = (0, 0.0)  # the latest frame's index and time
         self._s = CurveState()
         self.view: str | None = None  # the accepted view (a new label counts after view_hold_s)
         self._cand: str | None = None
@@ -131,6 +132,7 @@ class BeatTracker(AreaCurve):
             raise FrameError(f"timestamps must increase: {t:.4f} s after {self._last_t:.4f} s")
         gap = None if self._last_t is None else t - self._last_t
         self._last_t = t
+        self._frame = (int(frame_index), t)
         self.frames += 1
         shape = self._shape(mask_or_area, length)
         if not self._view_ok(view, t, frame_index):
@@ -327,8 +329,8 @@ class BeatTracker(AreaCurve):
             else ejection_fraction(edv_al, esv_al),
             heart_rate=self.heart_rate,
             quality=tuple(flags),
-            emitted_index=now.index,
-            emitted_time=now.t,
+            emitted_index=self._frame[0],  # the frame being added when the beat is confirmed
+            emitted_time=self._frame[1],
             view=ed.view,
         )
 
