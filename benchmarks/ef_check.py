@@ -19,6 +19,12 @@ Per beat: found = ED and ES both within 2 frames of a true beat; spurious = matc
 from that segmenter through the runtime path (:class:`rtecho.cardiac.segment.LVSegmenter`: sector,
 crop, 112x112, mask back to the frame), scored against the same truth; the ``jitter`` group (a stand-in
 for a segmenter) is left out.
+
+``--seed S``: cines ``[S, sim, k]`` instead (default 20261201, the held-out set). The tracker's settings
+were chosen on ``--seed 20261299`` (validation: no segmenter or classifier trained on it; the
+segmenters' training cines are seeds 100000..100479); report the held-out figures, do not tune on
+them. ``--cache DIR`` keeps each cine's segmenter masks, confidences and truth (``.npz``), so that a
+rerun with other tracker settings needs neither rendering nor the segmenter.
 """
 
 from __future__ import annotations
@@ -28,8 +34,10 @@ import json
 import math
 import platform
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -48,8 +56,8 @@ def _renderer(sim: str):
     return render_cine
 
 
-def _clip(sim: str, k: int, group: str, images: bool = False):
-    rng = np.random.default_rng([SEED, 1 if sim == "v1" else 2, k])
+def _clip(sim: str, k: int, group: str, images: bool = False, seed: int = SEED):
+    rng = np.random.default_rng([seed, 1 if sim == "v1" else 2, k])
     ef, hr, fps = float(rng.uniform(20, 75)), float(rng.uniform(45, 130)), float(rng.uniform(20, 80))
     dur = float(rng.uniform(4.0, 6.0))
     view = VIEWS[k % 2]
@@ -83,8 +91,11 @@ def _clip(sim: str, k: int, group: str, images: bool = False):
     return c, (c.frames if images else c.lv_masks)[j], c.volumes[j], idx, t, fps, hr
 
 
+_SIZE = (160, 160)
+
+
 def _look(images: bool) -> dict:
-    return {"size_hw": (160, 160)} if images else {"masks_only": True}
+    return {"size_hw": _SIZE} if images else {"masks_only": True}
 
 
 GROUPS = ("regular", "dropped", "irregular", "jitter")
@@ -103,32 +114,77 @@ def _jitter(masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def run(n_per_group: int, smooth_s: float | None = None, segmenter: str | None = None) -> dict:
+def _segmented(sim, kk, group, seg_path, engine, seed, cache):
+    """The cine and its segmenter masks (and confidences), from ``cache`` (a folder) when there."""
+    from rtecho.cardiac.segment import LVSegmenter
+
+    f = None
+    if cache is not None:
+        f = Path(cache) / f"{Path(seg_path).stem}-{seed}-{sim}-{group}-{kk}.npz"
+        if f.exists():  # no rendering: the cine's truth is in the file too
+            z = np.load(f)
+            masks = np.unpackbits(z["masks"], axis=-1, count=_SIZE[1]).astype(bool)
+            c = SimpleNamespace(view=VIEWS[kk % 2], ef=float(z["ef"]))
+            return c, masks, z["conf"], z["volumes"], z["idx"], z["t"], float(z["fps"]), float(z["hr"])
+    c, frames, volumes, idx, t, fps, hr = _clip(sim, kk, group, images=True, seed=seed)
+    seg = LVSegmenter(engine)  # a new segmenter per cine: its sector tracker starts afresh
+    out = [seg.segment(frame) for frame in frames]
+    masks = np.stack([o.mask for o in out])
+    conf = np.asarray([o.confidence for o in out], np.float64)
+    if f is not None:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        truth = c.lv_masks if group != "irregular" else None  # (the irregular group's frames are resampled)
+        np.savez_compressed(
+            f,
+            masks=np.packbits(masks, axis=-1),
+            conf=conf,
+            volumes=volumes,
+            idx=idx,
+            t=t,
+            ef=c.ef,
+            fps=fps,
+            hr=hr,
+            true_area=np.zeros(0) if truth is None else truth[idx].sum(axis=(1, 2)),
+        )
+    return c, masks, conf, volumes, idx, t, fps, hr
+
+
+def run(
+    n_per_group: int,
+    smooth_s: float | None = None,
+    segmenter: str | None = None,
+    seed: int = SEED,
+    cache: Path | None = None,
+    config: TrackerConfig | None = None,
+) -> dict:
     rows = []
     seg = None
     if segmenter is not None:
-        from rtecho.cardiac.segment import LVSegmenter
         from rtecho.runtime import load_engine
 
-        engine = load_engine(segmenter, threads=1).open()
-        seg = LVSegmenter(engine)
+        seg = engine = load_engine(segmenter, threads=1).open()
     for sim in ("v1", "v2"):
         for gi, group in enumerate(GROUPS):
             if seg is not None and group == "jitter":
                 continue
             for k in range(n_per_group):
                 kk = k + 1000 * gi
-                c, masks, volumes, idx, t, fps, hr = _clip(sim, kk, group, images=seg is not None)
+                conf = None
+                if seg is not None:
+                    c, masks, conf, volumes, idx, t, fps, hr = _segmented(
+                        sim, kk, group, segmenter, engine, seed, cache
+                    )
+                else:
+                    c, masks, volumes, idx, t, fps, hr = _clip(sim, kk, group, seed=seed)
                 if group == "jitter":
-                    masks = _jitter(masks, np.random.default_rng([SEED, 9, kk]))
-                if seg is not None:  # a new segmenter per cine: its sector tracker starts afresh
-                    seg = LVSegmenter(engine)
-                    masks = [seg.segment(frame).mask for frame in masks]
+                    masks = _jitter(masks, np.random.default_rng([seed, 9, kk]))
                 t0 = time.perf_counter()
                 shapes = [measure_lv(mm) for mm in masks]
                 t1 = time.perf_counter()
-                cfg = TrackerConfig() if smooth_s is None else TrackerConfig(smooth_s=smooth_s)
-                beats, tracker = track_clip(shapes, t, indices=idx, config=cfg)
+                cfg = config or TrackerConfig()
+                if smooth_s is not None:
+                    cfg = replace(cfg, smooth_s=smooth_s)
+                beats, tracker = track_clip(shapes, t, indices=idx, config=cfg, confidences=conf)
                 t2 = time.perf_counter()
                 sc = score_beats([(b.ed_index, b.es_index) for b in beats], volumes)
                 per = [
@@ -239,10 +295,14 @@ def main(argv: list[str] | None = None) -> int:
         "--smooth", type=float, default=None, help="tracker smoothing +-S s (default: the tracker's 0.05)"
     )
     ap.add_argument("--segmenter", default=None, help="masks from this segmenter (ONNX) instead of the truth")
+    ap.add_argument(
+        "--seed", type=int, default=SEED, help=f"cine seeds [SEED, sim, k] (default {SEED}: the held-out set)"
+    )
+    ap.add_argument("--cache", type=Path, default=None, help="keep the segmenter's masks in this folder")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     t0 = time.time()
-    res = run(args.n, args.smooth, args.segmenter)
+    res = run(args.n, args.smooth, args.segmenter, args.seed, args.cache)
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
     res["meta"] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -251,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": platform.machine(),
         "masks": f"segmenter {args.segmenter}" if args.segmenter else "true simulator masks (masks_only)",
         "smooth_s": TrackerConfig().smooth_s if args.smooth is None else args.smooth,
+        "seed": args.seed,
+        "held_out": args.seed == SEED,
     }
     out = args.out or Path("benchmarks/results") / f"ef-{datetime.now(timezone.utc):%Y%m%d}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

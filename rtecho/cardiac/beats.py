@@ -4,14 +4,22 @@ End-diastole (ED) is a maximum of the cavity area, end-systole (ES) the next min
 a hysteresis ("zigzag") tracker over time, not frame counts, so dropped frames and irregular rhythm only
 change the sampling of the curve:
 
-- the area is smoothed by a centred moving average over ``+-smooth_s`` seconds (0.05: a segmenter's
-  frame-to-frame jitter otherwise picks the extreme frame and biases EF upwards);
+- single-frame outliers are set aside (:func:`~rtecho.cardiac.curve.outlier`: area more than
+  ``outlier_rel`` off the median of ``+-outlier_s``), the other frames smoothed by a centred
+  triangle-weighted mean over ``+-h_s``, ``h_s = min(smooth_s, smooth_rr x RR)`` (0.12 s, or 0.15 of the
+  median ED-ED interval, before the first one of the area's autocorrelation period: a segmenter's
+  boundary wobble is a few percent of the area per frame, and a fast heart's extremes are narrow);
+  a frame is processed ``smooth_s + outlier_s`` after it arrives;
 - a running extreme is confirmed when the area has moved ``h`` away from it, with
   ``h = max(hysteresis * (max - min), floor * max)`` over the last ``window_s`` seconds: an extreme is
-  reported at most ``h`` of travel (a fraction of a beat) plus ``smooth_s`` after it happened;
+  reported at most ``h`` of travel (a fraction of a beat) plus that delay after it happened;
 - refractory periods come from the plausible heart-rate range (30-200 /min): two ED less than
   ``60 / max_bpm`` s apart keep the larger; ES must follow its ED by ``min_systole_s`` to
-  ``max_systole_s`` and shrink the area by ``min_shortening``; one ES per ED.
+  ``max_systole_s`` and shrink the area by ``min_shortening``; one ES per ED;
+- ES is moved to the end of its plateau (the frames within ``es_plateau_k`` noise deviations of the
+  minimum: the smoothing shifts a minimum followed by a fast refill early), and the volumes at ED and
+  ES are the extremes of local quadratic fits over ``+-extreme_s`` (:func:`~rtecho.cardiac.curve.local_fit`;
+  a window mean would bias EF low).
 
 A beat (:class:`BeatEvent`) is emitted when its ES is confirmed, with volumes by area-length and
 by discs (:mod:`rtecho.cardiac.ef`), EF, heart rate and quality flags:
@@ -42,11 +50,11 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from rtecho.cardiac.curve import TIME_EPS, AreaCurve, CurveState, Sample
 from rtecho.cardiac.ef import area_length_volume, disc_volume, ejection_fraction, mean_ef
 from rtecho.cardiac.events import APICAL_VIEWS, FLAGS, BeatEvent, TrackerConfig
 from rtecho.cardiac.lv import LVShape, measure_lv
@@ -55,39 +63,7 @@ from rtecho.errors import FrameError
 __all__ = ["APICAL_VIEWS", "FLAGS", "BeatEvent", "BeatTracker", "TrackerConfig", "track_clip"]
 
 
-@dataclass
-class _Sample:
-    index: int
-    t: float
-    area: float
-    shape: LVShape
-    conf: float | None
-    view: str | None
-    smooth: float = math.nan
-    missing_before: bool = False
-    v_al: float = math.nan  # this frame's volumes, then (after smoothing) their window means
-    v_disc: float = math.nan
-    sm_al: float = math.nan
-    sm_disc: float = math.nan
-
-
-@dataclass
-class _State:
-    samples: deque = field(default_factory=deque)
-    pending: deque = field(default_factory=deque)
-    mode: str | None = None
-    ext: _Sample | None = None
-    first: _Sample | None = None
-    ed: _Sample | None = None
-    ed_paired: bool = False
-    last_ed_t: float | None = None
-    rr: deque = field(default_factory=lambda: deque(maxlen=5))
-    max_ed_length: float = 0.0
-    missing_since: float | None = None
-    view: str | None = None
-
-
-class BeatTracker:
+class BeatTracker(AreaCurve):
     """Per-frame LV area in, :class:`BeatEvent` out; call :meth:`update` once per frame."""
 
     def __init__(
@@ -101,7 +77,8 @@ class BeatTracker:
         self.resets = 0
         self.frames = 0
         self._last_t: float | None = None
-        self._s = _State()
+        self._frame: tuple[int, float] = (0, 0.0)  # the latest frame's index and time
+        self._s = CurveState()
         self.view: str | None = None  # the accepted view (a new label counts after view_hold_s)
         self._cand: str | None = None
         self._cand_since = 0.0
@@ -129,7 +106,7 @@ class BeatTracker:
         if reason:
             self.notes.append(reason)
         self.resets += 1
-        self._s = _State()
+        self._s = CurveState()
         self._recent.clear()
 
     # ---- per frame ----------------------------------------------------------------------------
@@ -155,6 +132,7 @@ class BeatTracker:
             raise FrameError(f"timestamps must increase: {t:.4f} s after {self._last_t:.4f} s")
         gap = None if self._last_t is None else t - self._last_t
         self._last_t = t
+        self._frame = (int(frame_index), t)
         self.frames += 1
         shape = self._shape(mask_or_area, length)
         if not self._view_ok(view, t, frame_index):
@@ -171,12 +149,13 @@ class BeatTracker:
             return []
         missed = s.missing_since is not None
         s.missing_since = None
-        smp = _Sample(frame_index, t, shape.area, shape, confidence, view or self.view, missing_before=missed)
+        smp = Sample(frame_index, t, shape.area, shape, confidence, view or self.view, missing_before=missed)
         smp.v_al = area_length_volume(shape.area, shape.length)
         smp.v_disc = disc_volume(shape.diameters, shape.length) if shape.diameters.size else math.nan
         s.pending.append(smp)
         out: list[BeatEvent] = []
-        while s.pending and (t - s.pending[0].t >= cfg.smooth_s):
+        delay = cfg.smooth_s + cfg.outlier_s
+        while s.pending and (t - s.pending[0].t >= delay - TIME_EPS):
             out += self._advance(s.pending.popleft())
         return out
 
@@ -218,7 +197,7 @@ class BeatTracker:
             s.mode = "up" if s.mode == "down" else "down"
         return out
 
-    def _h(self, now: _Sample) -> float:
+    def _h(self, now: Sample) -> float:
         cfg = self.config
         recent = [x.smooth for x in self._s.samples if now.t - x.t <= cfg.window_s]
         top = max(recent)
@@ -240,19 +219,7 @@ class BeatTracker:
             area, ln, np.zeros(0), (math.nan, math.nan), (math.nan, math.nan), (math.nan, math.nan), 1
         )
 
-    def _smooth(self, smp: _Sample) -> None:
-        """Window means over ``+-smooth_s`` of the area (for detection) and of both volumes (for EF)."""
-        h = self.config.smooth_s
-        near = [smp]
-        if h > 0:
-            near += [x for x in list(self._s.samples)[-64:] if smp.t - x.t <= h]
-            near += [x for x in self._s.pending if x.t - smp.t <= h]
-        smp.smooth = float(np.mean([x.area for x in near]))
-        for key, out in (("v_al", "sm_al"), ("v_disc", "sm_disc")):
-            vals = [getattr(x, key) for x in near if math.isfinite(getattr(x, key))]
-            setattr(smp, out, float(np.mean(vals)) if vals else math.nan)
-
-    def _advance(self, smp: _Sample) -> list[BeatEvent]:
+    def _advance(self, smp: Sample) -> list[BeatEvent]:
         cfg, s = self.config, self._s
         self._smooth(smp)
         s.samples.append(smp)
@@ -288,7 +255,7 @@ class BeatTracker:
                 return self._on_max(c, smp)
         return []
 
-    def _on_max(self, c: _Sample, now: _Sample) -> list[BeatEvent]:
+    def _on_max(self, c: Sample, now: Sample) -> list[BeatEvent]:
         cfg, s = self.config, self._s
         refractory = 60.0 / cfg.max_bpm
         if s.ed is not None and c.t - s.ed.t < refractory:
@@ -302,7 +269,7 @@ class BeatTracker:
         s.ed, s.ed_paired = c, False
         return []
 
-    def _on_min(self, c: _Sample, now: _Sample) -> list[BeatEvent]:
+    def _on_min(self, c: Sample, now: Sample) -> list[BeatEvent]:
         cfg, s = self.config, self._s
         ed = s.ed
         if ed is None or s.ed_paired:
@@ -313,6 +280,7 @@ class BeatTracker:
         if dt > cfg.max_systole_s or (ed.smooth - c.smooth) < cfg.min_shortening * ed.smooth:
             s.ed = None  # stale or no contraction: this ED has no beat
             return []
+        c = self._es_frame(c)
         s.ed_paired = True
         s.last_ed_t = ed.t
         beat = self._beat(ed, c, now)
@@ -322,7 +290,7 @@ class BeatTracker:
         self.beats.append(beat)
         return [beat]
 
-    def _beat(self, ed: _Sample, es: _Sample, now: _Sample) -> BeatEvent:
+    def _beat(self, ed: Sample, es: Sample, now: Sample) -> BeatEvent:
         cfg, s = self.config, self._s
         a, b = ed.shape, es.shape
         inside = [x for x in s.samples if ed.t <= x.t <= es.t]
@@ -340,8 +308,8 @@ class BeatTracker:
             flags.append("mask_jump")
         if any(x.missing_before for x in inside[1:]):
             flags.append("lv_missing")
-        edv_al, esv_al = ed.sm_al, es.sm_al  # window means: one frame's segmentation noise averages out
-        edv_d, esv_d = ed.sm_disc, es.sm_disc
+        edv_al, edv_d = self._volumes(ed, 1)  # local fits: one frame's segmentation noise averages out
+        esv_al, esv_d = self._volumes(es, -1)
         return BeatEvent(
             ed_index=ed.index,
             es_index=es.index,
@@ -361,8 +329,8 @@ class BeatTracker:
             else ejection_fraction(edv_al, esv_al),
             heart_rate=self.heart_rate,
             quality=tuple(flags),
-            emitted_index=now.index,
-            emitted_time=now.t,
+            emitted_index=self._frame[0],  # the frame being added when the beat is confirmed
+            emitted_time=self._frame[1],
             view=ed.view,
         )
 
@@ -373,7 +341,7 @@ def _with_running(beat: BeatEvent, running: float | None) -> BeatEvent:
     return replace(beat, running_ef=running)
 
 
-def _jumped(inside: list[_Sample], cfg: TrackerConfig) -> bool:
+def _jumped(inside: list[Sample], cfg: TrackerConfig) -> bool:
     for p, q in zip(inside, inside[1:], strict=False):
         if abs(q.area - p.area) > cfg.max_area_jump * max(p.area, q.area):
             return True
@@ -384,7 +352,7 @@ def _jumped(inside: list[_Sample], cfg: TrackerConfig) -> bool:
     return False
 
 
-def _px_length(p: _Sample) -> float:
+def _px_length(p: Sample) -> float:
     (ax, ay), (bx, by) = p.shape.apex_xy, p.shape.base_xy
     return math.hypot(bx - ax, by - ay)
 

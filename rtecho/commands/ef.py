@@ -38,7 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--spacing-mm", type=float, default=None, help="pixel size in mm (default: from DICOM, else px)"
     )
     p.add_argument(
-        "--smooth", type=float, default=0.05, help="smooth the area curve over +-S seconds (default 0.05)"
+        "--smooth",
+        type=float,
+        default=None,
+        help="smooth the area curve over at most +-S seconds (default: the tracker's, 0.12)",
     )
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames (devices)")
     p.add_argument(
@@ -217,7 +220,9 @@ def run(args: argparse.Namespace) -> int:
     except RtechoError:
         source.close()
         raise
-    tracker_cfg = TrackerConfig(smooth_s=args.smooth, reset_on_view_change=False)
+    tracker_cfg = TrackerConfig(reset_on_view_change=False)
+    if args.smooth is not None:
+        tracker_cfg.smooth_s = args.smooth
     bstage = BeatsStage(engine.card, {"tracker": tracker_cfg, "spacing_mm": spacing_mm}, ultrasound=True)
     pipe = FramePipeline([vstage, sstage, bstage], card=engine.card)
     beats: list = []

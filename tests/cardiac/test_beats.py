@@ -42,7 +42,17 @@ def test_regular_rhythm_all_beats_within_two_frames(hr, fps):
     sc = score_beats([(b.ed_index, b.es_index) for b in beats], fill)
     assert sc.true_beats >= 3 and sc.found == sc.true_beats and sc.spurious == 0
     assert tracker.heart_rate == pytest.approx(hr, rel=0.05)
-    assert all(b.emitted_time - b.es_time < 0.5 * 60 / hr for b in beats)  # bounded lag
+    cfg = TrackerConfig()  # bounded lag: the rise by h, plus the smoothing and outlier windows
+    assert all(b.emitted_time - b.es_time < 0.5 * 60 / hr + cfg.smooth_s + cfg.outlier_s for b in beats)
+
+
+def test_a_beat_is_stamped_with_the_frame_that_returns_it():
+    t = np.arange(0, 5, 1 / 30)
+    tracker, seen = BeatTracker(), []
+    for i, a in enumerate(_areas(_curve(t, 0.8))):
+        seen += [(i, b) for b in tracker.update(a, 70.0, i, float(t[i]))]
+    assert len(seen) >= 4 and all(b.emitted_index == i and b.emitted_time == t[i] for i, b in seen)
+    assert all(b.emitted_time - b.es_time >= TrackerConfig().smooth_s for _, b in seen)
 
 
 def test_dropped_frames_use_timestamps():
