@@ -146,6 +146,17 @@ def quick_sector(small: np.ndarray, f: int, size_hw: tuple[int, int], threshold:
     return _box_from(comp, g, size_hw, float(comp.mean()))
 
 
+def _taps3(mask: np.ndarray) -> np.ndarray:
+    """(9, n) flat indices of the 3x3 neighbourhood (edge replicated, as :func:`box_blur`) of each
+    True pixel of ``mask``."""
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask)
+    d = np.array([-1, 0, 1])
+    yy = np.clip(ys[None, :] + np.repeat(d, 3)[:, None], 0, h - 1)
+    xx = np.clip(xs[None, :] + np.tile(d, 3)[:, None], 0, w - 1)
+    return yy * w + xx
+
+
 def _detect_small(smalls: np.ndarray, f: int, size_hw: tuple[int, int], threshold: float) -> Sector:
     return run_steps(_detect_steps(smalls, f, size_hw, threshold))
 
@@ -242,7 +253,7 @@ class SectorDetector:
         self._size: tuple[int, int] | None = None
         self._since = 0
         self._ref: tuple[float, float] | None = None
-        self._rings: tuple[np.ndarray, np.ndarray] | None = None
+        self._rings: tuple[np.ndarray, np.ndarray] | None = None  # (9, n) flat 3x3 taps of each ring
         self._level = self.threshold
         self._job: Generator[None, None, Sector] | None = None  # a deferred estimate, in steps
         self._job_age = 0
@@ -250,13 +261,16 @@ class SectorDetector:
         self.n_estimates = 0
 
     def _ring_stats(self, small: np.ndarray) -> tuple[float, float]:
+        """Content fractions just inside and just outside the sector's border: the content test
+        (3x3 box mean above the level, as :func:`_content`) evaluated at the ring pixels only."""
         assert self._rings is not None
-        content = _content(small, self._level)
-        inner, outer = self._rings
-        return (
-            float(content[inner].mean()) if inner.any() else 0.0,
-            float(content[outer].mean()) if outer.any() else 0.0,
-        )
+        flat = small.ravel().astype(np.float64)
+        out = []
+        for taps in self._rings:
+            out.append(
+                float((flat[taps].sum(axis=0) * (1.0 / 9.0) > self._level).mean()) if taps.size else 0.0
+            )
+        return out[0], out[1]
 
     def _estimate_steps(self, f: int, full_size: bool) -> Generator[None, None, Sector]:
         """Estimate from the window as it is now (a snapshot, taken here), then take the result;
@@ -278,7 +292,7 @@ class SectorDetector:
             yield
             sector.region(size)
             _ = sector.bbox
-        self.sector, self._since, self._rings = sector, 0, rings
+        self.sector, self._since, self._rings = sector, 0, (_taps3(rings[0]), _taps3(rings[1]))
         self._provisional = False
         self.n_estimates += 1
         self._level = _level(last, self.threshold)

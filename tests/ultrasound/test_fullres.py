@@ -268,3 +268,27 @@ def test_live_mode_decision_carries_over_a_re_estimate_of_the_same_fan_only():
     trace_screen_image = Sector((600, 800), kind="box", box=(20, 250, 230, 300))
     assert not _same_place(fan, trace_screen_image)  # the image moved: test the frame at once
     assert _same_place(None, None) and not _same_place(fan, None)
+
+
+def test_border_check_at_the_ring_pixels_equals_the_whole_grid_formulation():
+    from rtecho.ultrasound._geom import box_blur
+    from rtecho.ultrasound.sector import _content
+
+    rng = np.random.default_rng(10)
+    s = render_screen("A4C", rng, size_hw=(768, 1024), furniture=True)
+    det = SectorDetector()
+    det.update(s.image)
+    f = block_factor((768, 1024), det.target)
+    m = det.sector.region(ScreenFrame(s.image).small(f).shape).astype(np.float32)
+    blurred = box_blur(m, 2)
+    rings = (m.astype(bool) & ~(blurred > 0.99), (blurred > 0.01) & ~m.astype(bool))
+    for k in range(6):
+        image = np.clip(s.image.astype(np.int16) + rng.integers(-40, 41, s.image.shape), 0, 255).astype(
+            np.uint8
+        )
+        small = ScreenFrame(image).small(f)
+        content = _content(small, det._level)
+        want = [float(content[r].mean()) for r in rings]
+        got = det._ring_stats(small)
+        for w, g, r in zip(want, got, rings, strict=True):
+            assert abs(w - g) <= 1.0 / r.sum() + 1e-12, (k, w, g)  # a tie at the level may flip one pixel
