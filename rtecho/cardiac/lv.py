@@ -139,7 +139,10 @@ def measure_lv(
     py, px = ys * sy, xs * sx
     cy, cx = float(py.mean()), float(px.mean())
     dy, dx = py - cy, px - cx
-    cov = np.array([[dx @ dx, dx @ dy], [dx @ dy, dy @ dy]]) / n
+    # products summed by numpy, not BLAS dot products: OpenBLAS runs a dot of this many pixels on its
+    # thread pool, whose threads then spin ~5 ms of CPU per call on the other core between frames
+    sxx, sxy, syy = float(np.sum(dx * dx)), float(np.sum(dx * dy)), float(np.sum(dy * dy))
+    cov = np.array([[sxx, sxy], [sxy, syy]]) / n
     w, v = np.linalg.eigh(cov)
     ux, uy = float(v[0, 1]), float(v[1, 1])  # long axis (largest eigenvalue)
     s = dx * ux + dy * uy
