@@ -100,31 +100,36 @@ def resize(image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     return out.astype(np.float32, copy=False)
 
 
-def equalize(x: np.ndarray, level: int = SECTOR_LEVEL) -> np.ndarray:
+def equalize(
+    x: np.ndarray,
+    level: int = SECTOR_LEVEL,
+    scale: np.ndarray | None = None,
+    offset: np.ndarray | None = None,
+) -> np.ndarray:
     """Per-frame in-sector histogram equalisation of a (C,H,W) float image on the 0..255 scale.
 
-    Each channel is rounded to grey levels ``q = rint(x)``; levels ``<= level`` (the black background
-    around the sector) become 0; every other level ``q`` becomes its mid-rank in-sector CDF
-    ``255 (N(level < x < q) + N(x = q) / 2) / N``, N the in-sector pixel count. The output depends only
-    on the order of the in-sector grey levels, so a strictly monotone grey-level curve (gain, gamma,
-    compression) that keeps the background dark changes it only by rounding. float32, same shape.
+    Each channel is rounded to grey levels ``q = rint(x)``; levels ``<= level`` (the black
+    background around the sector) become 0; every other level ``q`` becomes its mid-rank in-sector
+    CDF ``255 (N(level < x < q) + N(x = q) / 2) / N``, N the in-sector pixel count. The output depends
+    only on the order of the in-sector grey levels, so a strictly monotone grey-level curve (gain,
+    gamma, compression) that keeps the background dark changes it only by rounding. float32, same
+    shape. With per-channel ``scale``/``offset``, the result is ``y * scale + offset`` (the
+    Preprocessor's normalisation folded into the 256-entry lookup table).
 
     >>> equalize(np.array([[[0.0, 10.0, 10.0, 200.0]]])).tolist()
     [[[0.0, 85.0, 85.0, 212.5]]]
     """
     out = np.empty(x.shape, np.float32)
-    lut = np.empty(256, np.float32)
     for c in range(x.shape[0]):
         q = np.clip(np.rint(x[c]), 0, 255).astype(np.intp)
         hist = np.bincount(q.ravel(), minlength=256)
         hist[: level + 1] = 0
         n = int(hist.sum())
-        if n == 0:  # no sector: all background
-            out[c] = 0.0
-            continue
-        np.multiply(np.cumsum(hist) - 0.5 * hist, 255.0 / n, out=lut, casting="unsafe")
+        lut = (np.cumsum(hist) - 0.5 * hist) * (255.0 / n) if n else np.zeros(256)  # n = 0: no sector
         lut[: level + 1] = 0.0
-        out[c] = lut[q]
+        if scale is not None:
+            lut = lut * float(scale[c]) + float(offset[c])  # type: ignore[index]
+        out[c] = lut.astype(np.float32)[q]
     return out
 
 
@@ -215,7 +220,7 @@ class Preprocessor:
         else:
             x = np.ascontiguousarray(x.transpose(2, 0, 1))
         if self.equalize:
-            x = equalize(x)
+            return equalize(x, SECTOR_LEVEL, self._scale, self._offset)[None]
         x = x * self._scale[:, None, None] + self._offset[:, None, None]
         return x[None].astype(np.float32, copy=False)
 
