@@ -240,6 +240,9 @@ class ModelCard:
     """Everything the runtime needs to preprocess for, and describe, an exported model.
 
     ``mean``/``std`` are per channel on the 0..1 scale; ``input_size_hw`` is the network input.
+    ``equalize``: the Preprocessor equalises each frame's in-sector grey levels by their own CDF at
+    network size before normalising (:func:`rtecho.runtime.preprocess.equalize`); written to the
+    JSON only when set, so cards without it are unchanged.
     ``task`` says what the network gives: ``classification`` (logits over ``labels``, view labels) or
     ``segmentation`` (per-pixel logits over ``labels``, e.g. ``("background", "LV")``). ``variants``
     maps a variant's tag (the middle of its file name ``NAME.TAG.onnx``) to its :class:`Variant`.
@@ -265,6 +268,7 @@ class ModelCard:
     task: str = "classification"
     variants: Mapping[str, Variant] = field(default_factory=dict)
     calibration: ConfidenceCalibration | None = None
+    equalize: bool = False
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -296,6 +300,10 @@ class ModelCard:
                 )
         if any(s <= 0 for s in self.std):
             raise ModelCardError(f"model card {self.name!r}: std must be positive")
+        if not isinstance(self.equalize, bool):
+            raise ModelCardError(
+                f"model card {self.name!r}: equalize must be true or false, got {self.equalize!r}"
+            )
         if self.onnx_sha256 is not None and len(self.onnx_sha256) != 64:
             raise ModelCardError(f"model card {self.name!r}: onnx_sha256 is not a sha256 hex digest")
         stale = {"variants", "calibration"} & set(self.extra)
@@ -324,6 +332,8 @@ class ModelCard:
         d["extra"] = json.loads(json.dumps(self.extra))
         d["variants"] = {tag: v.to_dict() for tag, v in self.variants.items()}
         d["calibration"] = self.calibration.to_dict() if self.calibration is not None else None
+        if not self.equalize:  # the default: cards that never set it stay byte-identical
+            del d["equalize"]
         return d
 
     @classmethod

@@ -117,3 +117,14 @@ def test_shipped_cards_are_in_the_typed_layout(path):
     if card.task == "classification":  # a segmenter's card has no confidence calibration
         assert card.calibration is not None and card.calibration.temperature > 0
     assert card.to_dict() == raw  # saving changes nothing: the file is what the card writes
+
+
+def test_equalize_round_trips_and_is_written_only_when_set(tmp_path):
+    base = {"name": "m", "architecture": "a", "labels": ("A2C", "A4C"), "input_size_hw": (64, 64)}
+    card = ModelCard(**base, equalize=True)
+    assert card.to_dict()["equalize"] is True
+    assert ModelCard.load(card.save(tmp_path / "m.json")) == card
+    plain = ModelCard(**base)
+    assert "equalize" not in plain.to_dict() and ModelCard.from_dict(plain.to_dict()).equalize is False
+    with pytest.raises(ModelCardError, match="equalize must be true or false"):
+        ModelCard(**base, equalize="yes")

@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
             "labels": tuple(cfg["labels"]) if cfg.get("labels") else None,
             "in_chans": cfg.get("channels", 1),
             "img_size": tuple(cfg["input_size_hw"]) if cfg.get("input_size_hw") else None,
+            "equalize": bool(cfg.get("equalize", False)),
         }
         if cfg.get("genotype"):
             kw["genotype"] = cfg["genotype"]
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             cfg.channels,
             tuple(cfg.mean),
             tuple(cfg.std),
+            equalize=cfg.equalize,
         )
         batch = _parity_batch(args.parity_data, card_like)
     metrics = summary(json.loads(Path(args.metrics).read_text())) if args.metrics else None

@@ -66,6 +66,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(default + aspect stretch, wall thickening, haze, real intensity curves, random convolution) "
         "or transfer-gain (transfer + high gain, stronger haze); see rtecho.train.transfer",
     )
+    p.add_argument(
+        "--equalize", action="store_true",
+        help="equalise each frame's in-sector grey levels by their own CDF before normalising "
+        "(in training and, through the model card, at run time)",
+    )  # fmt: skip
     p.add_argument("--fresh", action="store_true", help="with --synth: render new images every epoch")
     p.add_argument(
         "--sim", choices=("v1", "v2"), default="v1", help="with --synth: simulator v1 (2-D) or v2 (3-D heart)"
@@ -84,6 +89,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.task == "segmentation":
         from rtecho.train.segment import run_command
+
+        if args.equalize:
+            from rtecho.train.data import DatasetError
+
+            raise DatasetError("--equalize is for view classifiers, not --task segmentation")
 
         return run_command(args)
     from pathlib import Path
@@ -114,9 +124,16 @@ def run(args: argparse.Namespace) -> int:
     size_hw = (args.size or 128, args.size or 128)
     torch.manual_seed(args.seed)
     extra = {"genotype": args.genotype} if args.genotype else {}
-    model = create_model(args.model, labels=views, in_chans=args.channels, img_size=size_hw, **extra)
+    model = create_model(
+        args.model, labels=views, in_chans=args.channels, img_size=size_hw, equalize=args.equalize, **extra
+    )
     cfg = model.config
-    norm = {"channels": cfg.channels, "mean": tuple(cfg.mean), "std": tuple(cfg.std)}
+    norm = {
+        "channels": cfg.channels,
+        "mean": tuple(cfg.mean),
+        "std": tuple(cfg.std),
+        "equalize": cfg.equalize,
+    }
     if args.no_augment:
         augment = None
     elif args.augment.startswith("transfer"):

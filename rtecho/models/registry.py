@@ -49,6 +49,7 @@ class ModelConfig:
     num_classes: int
     genotype: Mapping[str, Any] | None = None
     task: str = "classification"
+    equalize: bool = False  # per-frame in-sector histogram equalisation before mean/std (model card)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (lists, not tuples)."""
@@ -142,13 +143,15 @@ def create_model(
     in_chans: int = 1,
     img_size: int | tuple[int, int] | None = None,
     labels: tuple[str, ...] | None = None,
+    equalize: bool = False,
     **kw: Any,
 ) -> nn.Module:
     """Build a registered model and attach ``model.config``; ``kw`` goes to the model's builder.
 
     ``labels`` sets the class count (default: the 13 VIEWS labels, or the reference head size for
     ``darts_v2_cifar``/``efficientnet_b0``); ``img_size`` is the nominal input size written to the
-    model card (every model runs at any size >= 32). Unknown names raise :class:`ModelError`.
+    model card (every model runs at any size >= 32); ``equalize`` is the card's preprocessing flag
+    (:class:`~rtecho.types.ModelCard`). Unknown names raise :class:`ModelError`.
 
     >>> create_model("stanet", labels=("A2C", "A4C"), in_chans=3).config.channels
     3
@@ -184,6 +187,7 @@ def create_model(
         num_classes=len(labels),
         genotype=genotype.to_dict() if genotype is not None else None,
         task=entry.task,
+        equalize=bool(equalize),
     )
     return model
 

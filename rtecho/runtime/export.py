@@ -144,6 +144,7 @@ def export_onnx(
         trained=True,
         description=description,
         task=getattr(cfg, "task", "classification"),
+        equalize=bool(getattr(cfg, "equalize", False)),
         extra={
             "model_name": cfg.name,
             "exporter": exporter,

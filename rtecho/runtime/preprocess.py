@@ -1,9 +1,10 @@
-"""Preprocessing from the model card alone (numpy only): colour -> channels, resize, normalise.
+"""Preprocessing from the model card alone (numpy only): colour -> channels, resize, [equalise,] normalise.
 
 Resizing is separable and antialiased (a triangle filter whose support widens with the downscale
 factor, as PIL's BILINEAR): ``out = R_y @ img @ R_x^T`` with row-normalised weight matrices
 ``R`` cached per size pair, evaluated tap by tap (no BLAS). Training uses the same function, so the model sees at run time exactly
-what it saw in training.
+what it saw in training. A card with ``equalize`` also maps each frame's in-sector grey levels by
+their own CDF (:func:`equalize`) at network size, before normalising.
 
 >>> import numpy as np
 >>> from rtecho.types import ModelCard
@@ -24,6 +25,9 @@ from rtecho.types import ModelCard, check_image
 
 #: ITU-R BT.601 luma weights, RGB order.
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+#: :func:`equalize`: grey levels at or below this (after resizing, rounded) are background, kept at 0.
+SECTOR_LEVEL = 2
 
 
 @lru_cache(maxsize=64)
@@ -97,18 +101,57 @@ def resize(image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     return out.astype(np.float32, copy=False)
 
 
+def equalize(
+    x: np.ndarray,
+    level: int = SECTOR_LEVEL,
+    scale: np.ndarray | None = None,
+    offset: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per-frame in-sector histogram equalisation of a (C,H,W) float image on the 0..255 scale.
+
+    Each channel is rounded to grey levels ``q = rint(x)``; levels ``<= level`` (the black
+    background around the sector) become 0; every other level ``q`` becomes its mid-rank in-sector
+    CDF ``255 (N(level < x < q) + N(x = q) / 2) / N``, N the in-sector pixel count. The output depends
+    only on the order of the in-sector grey levels, so a strictly monotone grey-level curve (gain,
+    gamma, compression) that keeps the background dark changes it only by rounding. float32, same
+    shape. With per-channel ``scale``/``offset``, the result is ``y * scale + offset`` (the
+    Preprocessor's normalisation folded into the 256-entry lookup table).
+
+    >>> equalize(np.array([[[0.0, 10.0, 10.0, 200.0]]])).tolist()
+    [[[0.0, 85.0, 85.0, 212.5]]]
+    """
+    out = np.empty(x.shape, np.float32)
+    for c in range(x.shape[0]):
+        q = np.clip(np.rint(x[c]), 0, 255).astype(np.intp)
+        hist = np.bincount(q.ravel(), minlength=256)
+        hist[: level + 1] = 0
+        n = int(hist.sum())
+        lut = (np.cumsum(hist) - 0.5 * hist) * (255.0 / n) if n else np.zeros(256)  # n = 0: no sector
+        lut[: level + 1] = 0.0
+        if scale is not None:
+            lut = lut * float(scale[c]) + float(offset[c])  # type: ignore[index]
+        out[c] = lut.astype(np.float32)[q]
+    return out
+
+
 class Preprocessor:
     """Callable turning one uint8 image into the (1, C, H, W) float32 input the card describes."""
 
     def __init__(self, card: ModelCard) -> None:
         self.card: ModelCard | None = card
-        self._configure(card.input_size_hw, card.channels, card.mean, card.std)
+        self._configure(card.input_size_hw, card.channels, card.mean, card.std, card.equalize)
 
     def _configure(
-        self, size_hw: tuple[int, int], channels: int, mean: tuple[float, ...], std: tuple[float, ...]
+        self,
+        size_hw: tuple[int, int],
+        channels: int,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+        equalize: bool = False,
     ) -> None:
         self.size_hw = (int(size_hw[0]), int(size_hw[1]))
         self.channels = int(channels)
+        self.equalize = bool(equalize)
         std_ = np.asarray(std, np.float32)
         self._scale = (1.0 / (255.0 * std_)).astype(np.float32)
         self._offset = (-np.asarray(mean, np.float32) / std_).astype(np.float32)
@@ -120,8 +163,10 @@ class Preprocessor:
         channels: int = 1,
         mean: tuple[float, ...] = (0.0,),
         std: tuple[float, ...] = (1.0,),
+        equalize: bool = False,
     ) -> Preprocessor:
-        """The preprocessor a card with this input would get; for training, before a card exists.
+        """The preprocessor a card with this input (and ``equalize``) would get; for training, before
+        a card exists.
 
         >>> Preprocessor.for_input((32, 32), 1, (0.5,), (0.25,))(np.zeros((64, 64), np.uint8)).shape
         (1, 1, 32, 32)
@@ -132,7 +177,7 @@ class Preprocessor:
             raise ValueError(f"bad input size {size_hw} or std {std}")
         pre = cls.__new__(cls)
         pre.card = None
-        pre._configure(size_hw, channels, tuple(mean), tuple(std))
+        pre._configure(size_hw, channels, tuple(mean), tuple(std), equalize)
         return pre
 
     def __call__(
@@ -191,6 +236,8 @@ class Preprocessor:
             x = x[None]
         else:
             x = np.ascontiguousarray(x.transpose(2, 0, 1))
+        if self.equalize:
+            return equalize(x, SECTOR_LEVEL, self._scale, self._offset)[None]
         x = x * self._scale[:, None, None] + self._offset[:, None, None]
         return x[None].astype(np.float32, copy=False)
 

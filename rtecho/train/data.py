@@ -12,7 +12,8 @@ an item without augmentation is, bit for bit, the tensor the runtime gives the e
 file or clip frame (``tests/train/test_ingest_parity.py``). Augmentations work on uint8 images
 before the Preprocessor: a simulator still as rendered, an ImageFolder item as its network-size
 image (the Preprocessor's resampled image rounded to uint8, :func:`network_image`), so only an item
-that an augmentation changed is rounded to uint8 on its way to the network.
+that an augmentation changed is rounded to uint8 on its way to the network. With ``equalize`` (the
+card's flag) that network-size image is the equalised one; the augmented image is equalised again.
 
 >>> ds = SynthDataset(2, views=("A4C", "PLAX"), size_hw=(64, 64))  # doctest: +SKIP
 >>> x, y = ds[0]; x.shape, y  # doctest: +SKIP
@@ -181,6 +182,7 @@ class ArrayDataset(Dataset):
         *,
         size_hw: tuple[int, int] | None = None,
         inputs: Sequence[np.ndarray] | None = None,
+        equalize: bool = False,
     ) -> None:
         if (images is None) == (inputs is None):
             raise ValueError("give either images or inputs")
@@ -189,7 +191,8 @@ class ArrayDataset(Dataset):
             size_hw = first.shape[:2] if first is not None else tuple(inputs[0].shape[1:])  # type: ignore[index]
         self.size_hw = (int(size_hw[0]), int(size_hw[1]))
         self.channels, self.mean, self.std = int(channels), tuple(mean), tuple(std)
-        self.pre = Preprocessor.for_input(self.size_hw, self.channels, self.mean, self.std)
+        self.equalize = bool(equalize)
+        self.pre = Preprocessor.for_input(self.size_hw, self.channels, self.mean, self.std, self.equalize)
         self.inputs = list(inputs) if inputs is not None else [self.pre(im)[0] for im in images]  # type: ignore[union-attr]
         if len(self.inputs) != len(targets):
             raise ValueError(f"{len(self.inputs)} images but {len(targets)} targets")
@@ -240,6 +243,7 @@ class ArrayDataset(Dataset):
             [self.sources[i] for i in indices],
             size_hw=self.size_hw,
             inputs=[self.inputs[i] for i in indices],
+            equalize=self.equalize,
         )
 
 
@@ -265,6 +269,7 @@ class ImageFolderDataset(ArrayDataset):
         augment: Augment | None = None,
         frames_per_clip: int = 8,
         seed: int = 0,
+        equalize: bool = False,
     ) -> None:
         samples = scan_folder(root, use_coarse=use_coarse)
         present = {str(s.label) for s in samples}
@@ -276,7 +281,7 @@ class ImageFolderDataset(ArrayDataset):
             raise DatasetError(
                 f"data folder {root} has label(s) {missing} that are not among the labels {list(labels)}"
             )
-        pre = Preprocessor.for_input(tuple(size_hw), channels, tuple(mean), tuple(std))
+        pre = Preprocessor.for_input(tuple(size_hw), channels, tuple(mean), tuple(std), equalize)
         index = {v: i for i, v in enumerate(labels)}
         inputs: list[np.ndarray] = []
         targets: list[int] = []
@@ -290,8 +295,9 @@ class ImageFolderDataset(ArrayDataset):
             targets.extend([index[str(s.label)]] * len(frames))
             sources.extend([str(s.path)] * len(frames))
         super().__init__(
-            None, targets, labels, channels, mean, std, augment, seed, sources, size_hw=size_hw, inputs=inputs
-        )
+            None, targets, labels, channels, mean, std, augment, seed, sources,
+            size_hw=size_hw, inputs=inputs, equalize=equalize,
+        )  # fmt: skip
         self.root = Path(root)
 
     def split(self, val_fraction: float, seed: int = 0) -> tuple[ArrayDataset, ArrayDataset]:
@@ -341,6 +347,7 @@ class SynthDataset(Dataset):
         fresh_per_epoch: bool = False,
         cache: bool = True,
         sim: str = "v1",
+        equalize: bool = False,
     ) -> None:
         if n_per_view < 1:
             raise DatasetError(f"n_per_view must be >= 1, got {n_per_view}")
@@ -361,7 +368,7 @@ class SynthDataset(Dataset):
         self.n_per_view, self.size_hw = int(n_per_view), tuple(size_hw)
         self.seed, self.stream, self.epoch = int(seed), self._SPLITS[split], 0
         self.channels, self.mean, self.std = channels, tuple(mean), tuple(std)
-        self.pre = Preprocessor.for_input(self.size_hw, channels, self.mean, self.std)
+        self.pre = Preprocessor.for_input(self.size_hw, channels, self.mean, self.std, equalize)
         self.augment, self.fresh_per_epoch = augment, fresh_per_epoch
         self._cache: dict[int, np.ndarray] | None = {} if cache and not fresh_per_epoch else None
         self.targets = [i % len(self.labels) for i in range(len(self))]

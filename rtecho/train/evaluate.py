@@ -57,7 +57,8 @@ class TorchScorer(AbstractContextManager):
         self.channels = int(config.get("channels", 1))
         self.mean = tuple(config.get("mean", (0.0,) * self.channels))
         self.std = tuple(config.get("std", (1.0,) * self.channels))
-        self.pre = Preprocessor.for_input(self.size_hw, self.channels, self.mean, self.std)
+        self.equalize = bool(config.get("equalize", False))
+        self.pre = Preprocessor.for_input(self.size_hw, self.channels, self.mean, self.std, self.equalize)
         self.identity = {"backend": "torch", **(identity or {})}
 
     def probabilities(self, images: Sequence[np.ndarray]) -> np.ndarray:
@@ -134,6 +135,7 @@ def load_trained_model(name: str, checkpoint: str | Path) -> tuple[Any, dict[str
         labels=tuple(cfg["labels"]),
         in_chans=int(cfg.get("channels", 1)),
         img_size=tuple(cfg["input_size_hw"]),
+        equalize=bool(cfg.get("equalize", False)),
         **extra,
     )
     apply_checkpoint(ckpt, model, where=str(checkpoint))

@@ -58,3 +58,22 @@ def test_train_on_the_simulator(tmp_path):
     assert main([*argv, "--batch-size", "2", "--out", str(out), "--quiet"]) == 0
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["labels"] == ["A4C", "PLAX"] and cfg["n_train"] == 4 and "rtecho.synth" in cfg["training_data"]
+
+
+@needs_models
+def test_equalize_goes_from_train_into_the_exported_card(image_folder, tmp_path):
+    from rtecho.runtime import load_engine
+    from rtecho.runtime.preprocess import Preprocessor
+
+    out = tmp_path / "run"
+    args = ["train", "stanet", "--data", str(image_folder), "--size", "32", "--batch-size", "4"]
+    assert main([*args, "--epochs", "1", "--equalize", "--quiet", "--out", str(out)]) == 0
+    assert torch.load(out / "best.pt", weights_only=True)["config"]["equalize"] is True
+    onnx = tmp_path / "eq.onnx"
+    assert main(["export", "stanet", "--checkpoint", str(out / "best.pt"), "--out", str(onnx)]) == 0
+    card = load_engine(onnx).card
+    assert card.equalize is True and json.loads(onnx.with_suffix(".json").read_text())["equalize"] is True
+    assert Preprocessor(card).equalize
+    plain = tmp_path / "plain"
+    assert main([*args, "--epochs", "1", "--quiet", "--out", str(plain)]) == 0
+    assert torch.load(plain / "best.pt", weights_only=True)["config"]["equalize"] is False

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rtecho.errors import FrameError
-from rtecho.runtime.preprocess import Preprocessor, resize, resize_matrix
+from rtecho.runtime.preprocess import Preprocessor, equalize, resize, resize_matrix
 from rtecho.types import ModelCard
 
 
@@ -118,3 +118,76 @@ def test_preprocessors_of_one_frame_share_the_reduced_crop():
     assert len(shared) == 1 and next(iter(shared.values())) is kept  # computed once, reused
     assert np.array_equal(xa, a.apply(img, roi=roi, keep=keep))  # the same numbers as unshared
     assert np.array_equal(xb, b.apply(img, roi=roi, keep=keep))
+
+
+def _sector(h=64, w=64, seed=0):
+    """A fan of speckle-like grey levels 20..220 on a black background."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    fan = (np.abs(x - w / 2) < 0.45 * y + 2) & (y > 2) & (y < h - 3)
+    img = np.zeros((h, w), np.uint8)
+    img[fan] = np.clip(rng.gamma(2.0, 40.0, fan.sum()) + 20, 20, 220).astype(np.uint8)
+    return img, fan
+
+
+def _eq_card(equalize=True, size=(64, 64)):
+    return ModelCard("m", "x", ("A2C", "A4C"), size, mean=(0.5,), std=(0.25,), equalize=equalize)
+
+
+@pytest.mark.parametrize(
+    "curve",
+    [
+        lambda v: 255 * (v / 255) ** 0.5,  # gamma (brighter, as a high-gain screen)
+        lambda v: 255 * (v / 255) ** 1.6,  # gamma (darker)
+        lambda v: 255 * np.log1p(v / 16) / np.log1p(255 / 16),  # log compression
+        lambda v: np.where(v > 0, 40 + 0.8 * v, 0),  # gain + offset (haze-like lift)
+    ],
+    ids=["gamma0.5", "gamma1.6", "log", "lift"],
+)
+def test_equalize_is_invariant_to_a_monotone_grey_curve(curve):
+    img, fan = _sector()
+    bent = np.clip(np.rint(curve(img.astype(np.float64))), 0, 255).astype(np.uint8)
+    eq, plain = Preprocessor(_eq_card()), Preprocessor(_eq_card(False))
+    d_eq = np.abs(eq(bent) - eq(img))[0, 0][fan] * 0.25 * 255  # back on the 0..255 scale
+    d_plain = np.abs(plain(bent) - plain(img))[0, 0][fan] * 0.25 * 255
+    assert d_eq.max() <= 3.0 and d_eq.mean() < 0.5  # only levels the rounded curve merged move
+    assert d_plain.mean() > 40 * max(d_eq.mean(), 0.1)  # the curve itself is no small change
+
+
+def test_equalize_after_resizing_a_large_frame_stays_close():
+    img, _ = _sector(480, 640, seed=1)
+    bent = np.clip(np.rint(255 * (img / 255.0) ** 0.5), 0, 255).astype(np.uint8)
+    eq, plain = Preprocessor(_eq_card()), Preprocessor(_eq_card(False))
+    d_eq = np.abs(eq(bent) - eq(img)).mean() * 0.25 * 255
+    d_plain = np.abs(plain(bent) - plain(img)).mean() * 0.25 * 255
+    assert d_eq < 0.2 * d_plain  # resampling does not commute with the curve: close, not exact
+
+
+def test_equalize_keeps_the_background_black_and_spreads_the_sector():
+    img, fan = _sector()
+    x = Preprocessor(_eq_card())(img)[0, 0] * 0.25 + 0.5  # 0..1
+    np.testing.assert_array_equal(x[~fan], 0.0)
+    inside = x[fan]
+    assert inside.min() > 0 and inside.max() <= 1.0
+    assert abs(np.median(inside) - 0.5) < 0.02  # uniform over the sector: its median is mid-grey
+    np.testing.assert_array_equal(Preprocessor(_eq_card())(np.zeros((30, 40), np.uint8)), -2.0)
+
+
+def test_equalize_on_three_channels_and_the_mid_rank_levels():
+    x = np.array([[[0.0, 2.4, 10.0, 10.0, 200.0]]], np.float32)
+    np.testing.assert_allclose(equalize(x)[0, 0], [0.0, 0.0, 85.0, 85.0, 212.5])
+    rgb = np.concatenate([x, 255 - x, x])  # each channel by its own CDF
+    out = equalize(rgb)
+    assert out.shape == (3, 1, 5) and out.dtype == np.float32
+    np.testing.assert_allclose(out[0], out[2])
+    np.testing.assert_allclose(out[1, 0], [229.5, 178.5, 102.0, 102.0, 25.5])
+
+
+def test_default_card_leaves_the_tensor_as_before():
+    img, _ = _sector(120, 160, seed=2)
+    card = _card()
+    assert card.equalize is False and Preprocessor(card).equalize is False
+    want = (resize(img.astype(np.float32), (64, 64)) / 255.0 - 0.5) / 0.25
+    np.testing.assert_allclose(Preprocessor(card)(img)[0, 0], want, atol=1e-5)
+    assert not np.allclose(Preprocessor(_eq_card())(img)[0, 0], want, atol=0.05)
+    assert Preprocessor.for_input((64, 64), 1, (0.5,), (0.25,), equalize=True).equalize

@@ -188,3 +188,27 @@ def test_an_augmentation_that_changes_nothing_leaves_the_exact_tensor(tmp_path):
     for i in range(len(plain)):
         assert np.array_equal(noop[i][0].numpy(), plain[i][0].numpy())
         assert not np.array_equal(brighter[i][0].numpy(), plain[i][0].numpy())
+
+
+def test_equalised_training_tensor_equals_runtime_tensor(tmp_path):
+    """A card with ``equalize``: the runtime equalises, and so does training, bit for bit."""
+    import dataclasses
+
+    from rtecho.types import ModelCard, card_path_for
+
+    model = build_tiny_classifier(tmp_path / "eq.onnx", size_hw=(36, 44), labels=("A4C", "PLAX"))
+    card = ModelCard.load(card_path_for(model))
+    dataclasses.replace(card, equalize=True).save(card_path_for(model))
+    assert load_engine(model).card.equalize
+    files = write_stills(tmp_path / "data")
+    ds = ImageFolderDataset(
+        tmp_path / "data", size_hw=(36, 44), labels=card.labels, mean=card.mean, std=card.std, equalize=True
+    )
+    plain = _dataset(model, tmp_path / "data")
+    noop = _dataset(model, tmp_path / "data", augment=lambda im, rng: im, equalize=True)
+    for i, source in enumerate(ds.sources):
+        (want,) = runtime_inputs(model, Path(source))
+        assert np.array_equal(ds[i][0].numpy(), want), Path(source).name
+        assert np.array_equal(noop[i][0].numpy(), want), Path(source).name
+        assert not np.array_equal(plain[i][0].numpy(), want)
+    assert len(ds) == len(files)
