@@ -231,9 +231,8 @@ class StreamProcessor:
             self._account = StreamAccount(period_ms)
             return
         pipeline = self._ensure_pipeline()
-        pipeline.reset(
-            live=policy == "latest" or self.realtime
-        )  # a new stream: the stages forget the last one
+        # a new stream: the stages forget the last one; live when frames come in real time
+        pipeline.reset(live=policy == "latest" or self.realtime)
         self._lane = _Lane(pipeline, policy, self.queue_size, period_ms, self.callback)
         self._account = self._lane.account
         self._running = True

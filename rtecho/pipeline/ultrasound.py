@@ -94,8 +94,8 @@ class ModeStage(Stage):
     :meth:`ModeGate.layout <rtecho.ultrasound.ModeGate.layout>`, 1-3 ms) of a frame run in the idle
     time after it and decide the next frame, when that frame's sector has about the same bounding box
     (IoU >= 0.8: a re-estimate of the same fan; a switch to a trace screen moves the image and that
-    frame is tested at once); the blank and frozen
-    tests run on every frame itself. Offline (no idle time) every frame is tested in full."""
+    frame is tested at once); the blank and frozen tests run on every frame itself. Offline (no idle
+    time) every frame is tested in full."""
 
     name, inputs, outputs, timing = "mode", ("screen", "sector"), ("mode",), "preprocess"
 
