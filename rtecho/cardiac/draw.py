@@ -14,31 +14,18 @@ from pathlib import Path
 import numpy as np
 
 from rtecho.cardiac.beats import BeatEvent
-from rtecho.cardiac.lv import contour
-
-CONTOUR_RGB = (255, 220, 0)
-
-
-def _thick(edge: np.ndarray, radius: int) -> np.ndarray:
-    out = edge.copy()
-    for dy in range(-radius, radius + 1):
-        for dx in range(-radius, radius + 1):
-            if dy or dx:
-                out |= np.roll(np.roll(edge, dy, 0), dx, 1)
-    return out
+from rtecho.cardiac.lv import outline
 
 
 def annotate_lv(image: np.ndarray, mask: np.ndarray | None, lines: Sequence[str] = ()) -> np.ndarray:
     """An RGB copy of ``image`` with the LV contour of ``mask`` and ``lines`` of text at the top left."""
+    from rtecho.viz.cardiac import CONTOUR_RGB
     from rtecho.viz.font import auto_scale, draw_text, text_size
 
     canvas = np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image.copy()
     h, w = canvas.shape[:2]
     if mask is not None and mask.any():
-        edge = contour(mask)
-        if max(h, w) >= 300:
-            edge = _thick(edge, 1)
-        canvas[edge] = CONTOUR_RGB
+        canvas[outline(mask)] = CONTOUR_RGB  # as the stream's overlay draws it
     scale = auto_scale(h)
     y = 2
     for text in lines:

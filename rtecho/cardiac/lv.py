@@ -183,3 +183,15 @@ def contour(mask: np.ndarray) -> np.ndarray:
     p = np.pad(m, 1)
     inner = p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
     return m & ~inner
+
+
+def outline(mask: np.ndarray, wide_from: int = 300) -> np.ndarray:
+    """The boundary to draw: :func:`contour`, 2 px wide (grown down and right, never wrapping around
+    the image's edges) on frames of ``wide_from`` px and more, so it stays visible when shown small."""
+    edge = contour(mask)
+    if max(edge.shape) >= wide_from:
+        grown = edge.copy()
+        grown[1:] |= edge[:-1]
+        grown[:, 1:] |= edge[:, :-1]
+        edge = grown
+    return edge

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from rtecho.cardiac.lv import contour
+from rtecho.cardiac.lv import outline
 from rtecho.types import Prediction
 from rtecho.viz.annotate import (
     AMBER,
@@ -62,13 +62,7 @@ class LVContourAnnotator(Annotator):
         m = prediction.lv_mask
         if m is None or m.shape != canvas.shape[:2] or not m.any():
             return
-        edge = contour(m)
-        if max(m.shape) >= 300:
-            grown = edge.copy()
-            grown[1:] |= edge[:-1]
-            grown[:, 1:] |= edge[:, :-1]
-            edge = grown
-        canvas[edge] = self.color
+        canvas[outline(m)] = self.color
 
 
 class LVTraceAnnotator(Annotator):

@@ -98,3 +98,20 @@ def test_cardiac_runtime_imports_numpy_only():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == ""
+
+
+def test_outline_is_what_both_pictures_draw_and_never_wraps_around():
+    from rtecho.cardiac.draw import annotate_lv
+    from rtecho.cardiac.lv import contour, outline
+    from rtecho.viz.cardiac import CONTOUR_RGB
+
+    small = np.zeros((60, 80), bool)
+    small[10:40, 20:50] = True
+    assert np.array_equal(outline(small), contour(small))  # small frames: 1 px
+    big = np.zeros((320, 400), bool)
+    big[100:319, 300:400] = True  # touches the right and bottom edges
+    edge = outline(big)
+    assert edge.sum() > contour(big).sum()  # 2 px wide on large frames
+    assert not edge[:, :300].any() and not edge[:100].any()  # nothing wrapped to the far sides
+    drawn = annotate_lv(np.zeros((320, 400), np.uint8), big)
+    assert np.array_equal(np.all(drawn == CONTOUR_RGB, axis=2), edge)
