@@ -316,17 +316,19 @@ class SectorDetector:
 
     def idle(self, stop: Callable[[], bool] | None = None) -> bool:
         """Run a deferred re-estimate, step by step, until it is done or ``stop()`` says a frame is
-        waiting (it goes on at the next call); True when there was one. The new sector's full-size
-        mask and box are computed here too, so that the next frame finds them ready."""
+        waiting (it goes on at the next call); True when there was one. ``stop()`` is asked before
+        every step, so a frame that came during earlier idle work waits for no step of this one. The
+        new sector's full-size mask and box are computed here too, so that the next frame finds them
+        ready."""
         if self._job is None:
             return False
         while True:
+            if stop is not None and stop():
+                return True
             try:
                 next(self._job)
             except StopIteration:
                 self._job = None
-                return True
-            if stop is not None and stop():
                 return True
 
     def _due(self, f: int) -> Sector:

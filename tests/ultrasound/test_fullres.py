@@ -180,6 +180,7 @@ def test_window_reestimate_is_deferred_to_idle():
     calls = []
     assert later.idle(lambda: calls.append(1) or len(calls) >= 2)  # a frame came: it pauses
     assert later.n_estimates == 1
+    assert later.idle(lambda: True) and later.n_estimates == 1  # a frame is waiting: not one step
     assert later.idle() and not later.idle()  # and goes on from where it was
     assert later.n_estimates == 2 and later.sector == a
     starved = SectorDetector(window=4, defer=True)
