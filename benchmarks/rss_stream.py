@@ -52,17 +52,13 @@ def slope_mb_per_hour(samples: list[tuple[float, float]], warmup_s: float) -> fl
 
 
 def clip_images(path: str, limit: int) -> list[np.ndarray]:
-    from rtecho.io import open_source
+    from rtecho.bench.clips import load_clip
+    from rtecho.errors import SourceError
 
-    with open_source(path) as src:
-        images = []
-        for frame in src:
-            images.append(frame.image)
-            if len(images) >= limit:
-                break
-    if not images:
-        raise SystemExit(f"no frame in {path}")
-    return images
+    try:
+        return [f.image for f in load_clip(path, max_frames=limit).frames]
+    except SourceError:
+        raise SystemExit(f"no frame in {path}") from None
 
 
 def paced_images(images: list[np.ndarray], fps: float, stop: threading.Event):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rtecho.io import open_source
+from rtecho.bench.clips import load_clip
 from rtecho.ultrasound.sector import Sector, SectorDetector
 
 
@@ -43,17 +43,6 @@ def before_after(frames: list[np.ndarray]) -> tuple[np.ndarray, Sector]:
     return np.concatenate(canvas, axis=1), sector
 
 
-def read_frames(path: str, limit: int = 30) -> list[np.ndarray]:
-    """Up to ``limit`` frames of any source rtecho opens."""
-    with open_source(path) as src:
-        out = []
-        for fr in src:
-            out.append(fr.image)
-            if len(out) >= limit:
-                break
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     from PIL import Image
 
@@ -69,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             str(base / n)
             for n in ("examples_ybr_color.dcm", "examples_palette.dcm", "examples_rgb_color.dcm")
         ]
-    clips = {Path(p).stem: read_frames(p) for p in files}
+    clips = {Path(p).stem: [f.image for f in load_clip(p, max_frames=30).frames] for p in files}
     if not args[1:]:
         from rtecho.synth import render_screen
 
