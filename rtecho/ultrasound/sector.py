@@ -304,7 +304,11 @@ class SectorDetector:
         """The current sector is a provisional box; its full estimate is pending."""
         return self._provisional
 
-    def _start_provisional(self, small: np.ndarray, f: int, size: tuple[int, int]) -> Sector:
+    def _first(self, small: np.ndarray, f: int, size: tuple[int, int], quick: bool) -> Sector:
+        """The first estimate of a window: now, or (``quick`` with ``defer``) a provisional box now
+        and the full estimate left to :meth:`idle`."""
+        if not (quick and self.defer):
+            return self._estimate(f)
         self.sector = quick_sector(small, f, size, self.threshold)
         self._provisional = True
         self._job, self._job_age = self._estimate_steps(f, full_size=True), 0
@@ -361,12 +365,10 @@ class SectorDetector:
         small = frame.small(f)
         self._frames.append(small)
         self._since += 1
-        if self.sector is None or self.provisional:
-            if self.provisional:  # the full estimate is still pending: keep the box meanwhile
-                return self.sector
-            if quick and self.defer:
-                return self._start_provisional(small, f, size)
-            return self._estimate(f)
+        if self.provisional:  # the full estimate is still pending: keep the box meanwhile
+            return self.sector
+        if self.sector is None:
+            return self._first(small, f, size, quick)
         if len(self._frames) == self.window and self.n_estimates == 1:
             return self._due(f)
         assert self._ref is not None
@@ -378,9 +380,7 @@ class SectorDetector:
             self._frames.clear()
             self._frames.append(small)
             self.n_estimates = 0
-            if quick and self.defer:
-                return self._start_provisional(small, f, size)
-            return self._estimate(f)
+            return self._first(small, f, size, quick)
         if self.every is not None and self._since >= self.every:
             return self._due(f)
         return self.sector
