@@ -364,7 +364,6 @@ def _alternated(results: list[Any], clips: list[Any], quiet: bool) -> dict[tuple
     from rtecho.bench import plan
     from rtecho.bench.runner import BenchConfig, alternated_infer
     from rtecho.errors import EngineError, MissingExtraError
-    from rtecho.runtime.preprocess import Preprocessor
 
     out: dict[tuple, tuple[float, float]] = {}
     pairs = plan.variant_pairs(results)
@@ -372,9 +371,8 @@ def _alternated(results: list[Any], clips: list[Any], quiet: bool) -> dict[tuple
     for model, backend, precision, threads in pairs:
         base = BenchConfig(model, backend, "fp32", threads)
         try:
-            x = Preprocessor(base.engine().card)(clips[0].frames[0].image)
             out[(model, backend, precision, threads)] = alternated_infer(
-                base, BenchConfig(model, backend, precision, threads), x
+                base, BenchConfig(model, backend, precision, threads), clips[0].frames[0].image
             )
         except (EngineError, MissingExtraError) as exc:
             print(f"variant check {model} {backend}/{precision}: {exc}", file=sys.stderr)

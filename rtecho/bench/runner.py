@@ -367,12 +367,16 @@ def _result(
 
 
 def alternated_infer(
-    base: BenchConfig, variant: BenchConfig, x: np.ndarray, rounds: int = 200, warmup: int = 20
+    base: BenchConfig, variant: BenchConfig, image: np.ndarray, rounds: int = 200, warmup: int = 20
 ) -> tuple[float, float]:
     """(base, variant) engine-call p50 in ms, the two engines called in turn ``rounds`` times on the
-    same input ``x`` (1, C, H, W), so that both see the same machine load: the variant check's measure
-    (two separate stream runs a minute apart differ by more than a variant's gain on a shared machine)."""
+    same input (``image`` through the base card's preprocessing), so that both see the same machine
+    load: the variant check's measure (two separate stream runs a minute apart differ by more than a
+    variant's gain on a shared machine)."""
+    from rtecho.runtime.preprocess import Preprocessor
+
     with base.engine() as a, variant.engine() as b:
+        x = Preprocessor(a.card)(image)
         for _ in range(warmup):
             a.infer(x)
             b.infer(x)
