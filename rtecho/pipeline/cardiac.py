@@ -104,7 +104,7 @@ class SegmentStage(Stage):
             # the frame's de-interleaved planes when a stage made them (the ultrasound stages' screen, optional:
             # not an input, so pipelines without it still build); the same numbers either way
             screen = rec.screen
-            planes = screen.planes() if rec.image.ndim == 3 and screen is not None else None
+            planes = screen.planes_if_computed() if screen is not None else None
             shared = screen.shared if screen is not None else None  # the classifier's reduced crop
             lvm = self.seg.segment_in(rec.image, rec.sector, check=False, planes=planes, shared=shared)
         else:

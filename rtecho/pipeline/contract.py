@@ -137,6 +137,16 @@ class Stage:
         """Deferred work between frames, until ``stop()`` says a frame is waiting; True when there was some."""
         return False
 
+    def preview(self) -> FrameRecord | None:
+        """After :meth:`idle` changed what this stage will give the next frame (a new sector): the last
+        frame's record as the next frame will see it, once, so that the stages after this one can
+        :meth:`warm` up on it in the same idle time; else None (default)."""
+        return None
+
+    def warm(self, rec: FrameRecord) -> None:
+        """Precompute, in idle time, what a frame like ``rec`` (a :meth:`preview`) will need from this
+        stage (masks, lookup tables), without touching the per-stream state (default: nothing)."""
+
     def __repr__(self) -> str:
         return f"{self.name}({', '.join(self.inputs)} -> {', '.join(self.outputs)})"
 

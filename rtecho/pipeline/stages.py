@@ -120,12 +120,21 @@ class FramePipeline:
     def idle(self, stop: Callable[[], bool] | None = None) -> bool:
         """Run the stages' deferred work until ``stop()`` says a frame is waiting; True when there was
         some. Last stage first: a later stage's work is short and for the next frame (the mode gate's
-        layout tests), an earlier one's may be long and resumable (the sector re-estimate, in steps)."""
+        layout tests), an earlier one's may be long and resumable (the sector re-estimate, in steps).
+        A stage whose idle work changed what it gives the next frame offers a
+        :meth:`~rtecho.pipeline.contract.Stage.preview`; the stages after it :meth:`warm` up on it."""
         did = False
-        for s in reversed(self.stages):
+        for i in range(len(self.stages) - 1, -1, -1):
             if stop is not None and stop():
                 break
-            did = s.idle(stop) or did
+            if self.stages[i].idle(stop):
+                did = True
+                rec = self.stages[i].preview()
+                if rec is not None:  # a new sector: the later stages warm their masks for the next frame
+                    for later in self.stages[i + 1 :]:
+                        if stop is not None and stop():
+                            break
+                        later.warm(rec)
         return did
 
     def error_result(self, frame_index: int, timestamp: float, message: str) -> Prediction:

@@ -63,16 +63,30 @@ class SectorStage(Stage):
     def __init__(self, config: SectorConfig | dict | None = None) -> None:
         self.config = config_for(SectorConfig, config, self.name)
         self.detector = SectorDetector(**asdict(self.config))
+        self.reset()
 
     def __call__(self, rec: FrameRecord) -> None:
         rec.screen = ScreenFrame(rec.image, check=False)  # a Frame's image: checked already
         rec.sector = self.detector.update(rec.screen, quick=rec.live)
+        self._last = rec
 
     def idle(self, stop: Callable[[], bool] | None = None) -> bool:
         return self.detector.idle(stop)
 
+    def preview(self) -> FrameRecord | None:
+        """The last frame with the sector an idle re-estimate just gave (once per new sector)."""
+        last, sector = self._last, self.detector.sector
+        if last is None or sector is None or sector is last.sector or self.detector.provisional:
+            return None
+        if sector is self._previewed:
+            return None
+        self._previewed = sector
+        return FrameRecord(last.frame, last.image, last.live, last.screen, sector, last.mode)
+
     def reset(self) -> None:
         self.detector.reset()
+        self._last: FrameRecord | None = None
+        self._previewed = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,14 @@ class ModeStage(Stage):
         self._job, self._ahead = None, (sector, self.gate.layout(screen, sector))
         return True
 
+    def warm(self, rec: FrameRecord) -> None:
+        """A new sector (in idle): its mask on the gate's grid, and the layout tests of the last frame
+        in it, so that the next frame in that sector needs neither."""
+        if rec.screen is None or not rec.live:
+            return
+        self.gate.region_of(rec.screen, rec.sector)
+        self._job, self._ahead = None, (rec.sector, self.gate.layout(rec.screen, rec.sector))
+
     def reset(self) -> None:
         self.gate.reset()
         self._job: tuple | None = None  # the last live frame, for its layout tests in idle time
@@ -163,6 +185,20 @@ class PrepareStage(Stage):
     def when(self, rec: FrameRecord) -> bool:
         return rec.mode in CLASSIFIED_MODES
 
+    def warm(self, rec: FrameRecord) -> None:
+        """A new sector (in idle): the crop, mask, block blanking and resize taps of the last frame in
+        it, computed once here instead of in the next frame (the result is not kept)."""
+        if rec.screen is not None and rec.mode in CLASSIFIED_MODES:
+            self(
+                FrameRecord(
+                    rec.frame,
+                    rec.image,
+                    rec.live,
+                    screen=ScreenFrame(rec.image, check=False),
+                    sector=rec.sector,
+                )
+            )
+
     def __call__(self, rec: FrameRecord) -> None:
         frame, sector = rec.screen, rec.sector
         image = frame.image
@@ -173,7 +209,7 @@ class PrepareStage(Stage):
             if roi is not None:
                 top, left, hh, ww = roi
                 keep = keep[top : top + hh, left : left + ww]
-        planes = frame.planes() if image.ndim == 3 else None  # de-interleaved once, for the sector already
+        planes = frame.planes_if_computed()  # de-interleaved for the sector already, or not needed
         rec.x = self.base.apply(image, roi=roi, keep=keep, planes=planes, shared=frame.shared)
 
 

@@ -245,16 +245,87 @@ class Preprocessor:
         self, image: np.ndarray, k: int, keep: np.ndarray | None, planes: np.ndarray | None
     ) -> np.ndarray:
         """The image blanked where ``keep`` is False, as means of ``k`` x ``k`` blocks (uint8 sums,
-        exact), in the card's channels: what the antialiased resize starts from on a large frame."""
+        exact), in the card's channels: what the antialiased resize starts from on a large frame.
+
+        No full-size blanked copy is made: the unblanked block means are computed (from ``planes``,
+        or rows first from the interleaved pixels), blocks wholly outside ``keep`` are set to 0 and
+        the few blocks across its border are summed again from their kept pixels
+        (:class:`_BlockBlank`): the same numbers as reducing the blanked image."""
         if image.ndim == 2:
-            src = image if keep is None else image * keep
-            return box_reduce(src, k)
-        if planes is None:
-            planes = np.ascontiguousarray(np.moveaxis(image, 2, 0))
-        red = box_reduce(planes if keep is None else planes * keep, k)  # (3, h, w): one call per step
+            red = box_reduce(image, k)
+        elif planes is not None:
+            red = box_reduce(planes, k)  # (3, h, w): one call per step
+        else:
+            red = box_reduce_rgb(image, k)
+        if keep is not None:
+            red = self._blank(k, keep).apply(red, image)
+        if image.ndim == 2:
+            return red
         if self.channels == 1:
             return to_channels(red.transpose(1, 2, 0), 1, red)
         return np.ascontiguousarray(red.transpose(1, 2, 0))
+
+    def _blank(self, k: int, keep: np.ndarray) -> _BlockBlank:
+        """The block blanking of ``keep`` at ``k``, kept while a stream's sector (a read-only mask)
+        stays the same."""
+        cached = getattr(self, "_blank_cache", None)
+        key = _mask_key(keep, k)
+        if cached is not None and key is not None and cached[0] == key:
+            return cached[2]
+        blank = _BlockBlank(keep, k)
+        if key is not None:
+            self._blank_cache = (key, keep.base if keep.base is not None else keep, blank)
+        return blank
+
+
+def _mask_key(keep: np.ndarray, k: int) -> tuple | None:
+    """A key naming a read-only mask (a view of a cached sector region) by memory, or None when it
+    may change (writeable: not cached). The cache holds the array, so the memory is not reused."""
+    if keep.flags.writeable:
+        return None
+    base = keep.base if keep.base is not None else keep
+    if base.flags.writeable:
+        return None
+    return (id(base), keep.__array_interface__["data"][0], keep.shape, keep.strides, k)
+
+
+class _BlockBlank:
+    """Blanking folded into a ``k`` x ``k`` block reduction: for a boolean ``keep`` (HxW), block means
+    of ``image * keep`` from block means of ``image`` (blocks wholly kept unchanged, wholly blanked 0,
+    the blocks across the border summed again from their kept pixels, exactly as box_reduce sums)."""
+
+    def __init__(self, keep: np.ndarray, k: int) -> None:
+        h, w = keep.shape[0] // k * k, keep.shape[1] // k * k
+        a = keep[:h, :w].view(np.uint8)
+        rows = a[0::k].astype(np.uint8 if k * k < 256 else np.uint16)  # kept pixels per block, exact
+        for i in range(1, k):
+            rows += a[i::k]
+        counts = rows[:, 0::k].copy()
+        for j in range(1, k):
+            counts += rows[:, j::k]
+        self.k = k
+        self.nonempty = (counts == k * k).astype(np.float32)  # mixed blocks are written below
+        mixed = np.flatnonzero((counts > 0) & (counts < k * k))
+        by, bx = np.divmod(mixed, counts.shape[1])
+        d = np.arange(k)
+        self.ys = (by[:, None] * k + np.repeat(d, k)[None, :]).astype(np.intp)  # (n, k*k)
+        self.xs = (bx[:, None] * k + np.tile(d, k)[None, :]).astype(np.intp)
+        self.by, self.bx = by, bx
+        self.weights = keep[self.ys, self.xs].astype(np.uint16)  # (n, k*k) 0/1
+
+    def apply(self, red: np.ndarray, image: np.ndarray) -> np.ndarray:
+        """``red`` (h, w) or (3, h, w) block means of ``image`` (HxW or HxWx3 uint8), blanked."""
+        red = red * self.nonempty
+        if not len(self.by):
+            return red
+        px = image[self.ys, self.xs]  # (n, k*k) or (n, k*k, 3) uint8
+        scale = np.float32(1.0 / (self.k * self.k))
+        if image.ndim == 2:
+            red[self.by, self.bx] = (px * self.weights).sum(axis=1).astype(np.float32) * scale
+        else:
+            sums = (px * self.weights[..., None]).sum(axis=1)  # (n, 3)
+            red[:, self.by, self.bx] = sums.T.astype(np.float32) * scale
+        return red
 
 
 #: A frame is box-reduced before the resize when it is at least this many times the input size.
@@ -282,12 +353,35 @@ def box_reduce(a: np.ndarray, k: int) -> np.ndarray:
         cols = (u & 255) + (u >> 8)
         sums = cols[..., 0::2, :] + cols[..., 1::2, :]
     else:
-        rows = a[..., 0:h:k, :].astype(np.uint16)
+        rows = a[..., 0:h:k, :].astype(np.uint16 if k * k * 255 < 65536 else np.uint32)
         for i in range(1, k):
             rows += a[..., i:h:k, :]
         sums = rows[..., 0::k].copy()
         for j in range(1, k):
             sums += rows[..., j::k]
+    return sums.astype(np.float32) * np.float32(1.0 / (k * k))
+
+
+def box_reduce_rgb(image: np.ndarray, k: int) -> np.ndarray:
+    """float32 (3, H/k, W/k): :func:`box_reduce` of an interleaved HxWx3 uint8 image's channel planes,
+    without de-interleaving the full image: the ``k`` rows of each block are summed first on the
+    interleaved rows (contiguous), the sums (a ``k``-th of the rows) de-interleaved, then the columns
+    summed (for k = 2 through a uint32 view of the uint16 pairs). The same integer sums, the same
+    numbers."""
+    h, w = image.shape[0] // k * k, image.shape[1] // k * k
+    a = image[:h, :w]
+    acc = np.uint16 if k * k * 255 < 65536 else np.uint32
+    rows = a[0::k].astype(acc)
+    for i in range(1, k):
+        rows += a[i::k]
+    planes = np.ascontiguousarray(np.moveaxis(rows, 2, 0))  # (3, h/k, w)
+    if k == 2 and acc is np.uint16 and sys.byteorder == "little":
+        u = planes.view(np.uint32)
+        sums = (u & 0xFFFF) + (u >> 16)
+    else:
+        sums = planes[..., 0::k].copy()
+        for j in range(1, k):
+            sums += planes[..., j::k]
     return sums.astype(np.float32) * np.float32(1.0 / (k * k))
 
 

@@ -6,7 +6,10 @@ straight from the uint8 pixels (no full-size float copy). The mode gate reads :m
 the grid its model was fitted on: on frames of 480 px and more (long side) it is the block means of
 every other pixel, a grid of its own (a 640x480 frame: 2x2 means of the 320x240 subsample, where the
 tracker has 4x4 means of all pixels), computed from the same brightest-channel image; on smaller
-frames where the two block sizes agree it is the tracker's grid itself.
+frames where the two block sizes agree it is the tracker's grid itself. :meth:`ScreenFrame.blocks` is
+what the tracker's per-frame border check reads: on large frames block means of the same 2x
+subsample (:meth:`ScreenFrame.half_gray`, taken from the interleaved pixels), so that a live frame
+whose fan is known is never de-interleaved (:meth:`ScreenFrame.planes`) or made grey at full size.
 
 >>> import numpy as np
 >>> fr = ScreenFrame(np.full((8, 8, 3), 9, np.uint8))
@@ -19,22 +22,36 @@ from __future__ import annotations
 import numpy as np
 
 from rtecho.types import check_image
-from rtecho.ultrasound._geom import block_factor, block_mean
+from rtecho.ultrasound._geom import block_factor, block_mean, channel_max
 
 
 class ScreenFrame:
     """``image`` (uint8 HxW or HxWx3) with lazily computed, cached downsampled views."""
 
-    __slots__ = ("_gray", "_grid", "_planes", "_small", "image", "shared", "size_hw")
+    __slots__ = (
+        "_blocks",
+        "_gray",
+        "_grid",
+        "_half_gray",
+        "_half_small",
+        "_planes",
+        "_small",
+        "image",
+        "shared",
+        "size_hw",
+    )
 
     def __init__(self, image: np.ndarray, check: bool = True) -> None:
         """``check=False``: ``image`` was checked already (a :class:`~rtecho.types.Frame`'s)."""
         self.image = check_image(image) if check else image
         self.size_hw = (int(self.image.shape[0]), int(self.image.shape[1]))
         self._gray: np.ndarray | None = None
+        self._half_gray: np.ndarray | None = None
+        self._half_small: dict[int, np.ndarray] = {}
         self._planes: np.ndarray | None = None
         self._small: dict[int, np.ndarray] = {}
         self._grid: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
+        self._blocks: dict[int, tuple[np.ndarray, int]] = {}
         #: what the frame's preprocessors share (:meth:`Preprocessor.apply <rtecho.runtime.preprocess.Preprocessor.apply>`)
         self.shared: dict = {}
 
@@ -50,6 +67,11 @@ class ScreenFrame:
             raise ValueError("planes() needs an RGB frame")
         if self._planes is None:
             self._planes = np.ascontiguousarray(np.moveaxis(self.image, 2, 0))
+        return self._planes
+
+    def planes_if_computed(self) -> np.ndarray | None:
+        """:meth:`planes` when something needed them already, else None (the card's preprocessing
+        then works on the interleaved pixels of its crop only)."""
         return self._planes
 
     def gray(self) -> np.ndarray:
@@ -71,6 +93,42 @@ class ScreenFrame:
             out.setflags(write=False)
         return out
 
+    def blocks(self, target: int = 192) -> tuple[np.ndarray, int]:
+        """(float32 grey block means about ``target`` px on the long side, the block size in frame
+        pixels): what the sector tracker works on. Frames of 3x ``target`` and more: means of
+        ``f / 2`` x ``f / 2`` blocks of the 2x subsample (:meth:`half_gray`: a quarter of the pixels,
+        no full-size pass); smaller ones: :meth:`small` of ``block_factor(size, target)``."""
+        out = self._blocks.get(target)
+        if out is None:
+            if self._half(target):
+                f = block_factor(self.half_gray().shape, target)
+                small, f = self._half_means(f), 2 * f
+            else:
+                f = block_factor(self.size_hw, target)
+                small = self.small(f)
+            small.setflags(write=False)
+            out = self._blocks[target] = (small, f)
+        return out
+
+    def _half_means(self, f: int) -> np.ndarray:
+        """float32 means of ``f`` x ``f`` blocks of :meth:`half_gray` (the tracker's check and the
+        gate's grid share them where their block sizes agree)."""
+        out = self._half_small.get(f)
+        if out is None:
+            out = self._half_small[f] = block_mean(self.half_gray(), f)
+            out.setflags(write=False)
+        return out
+
+    def half_gray(self) -> np.ndarray:
+        """uint8: the brightest channel of every other pixel of every other row (``gray()[::2, ::2]``;
+        from the interleaved pixels when :meth:`gray` was not needed, a quarter of its work)."""
+        if self._half_gray is None:
+            if self._gray is not None or self.image.ndim == 2:
+                self._half_gray = self.gray()[::2, ::2]
+            else:
+                self._half_gray = channel_max(self.image[::2, ::2])
+        return self._half_gray
+
     def grid(self, target: int = 160) -> tuple[np.ndarray, np.ndarray, int]:
         """(float32 grey block means about ``target`` px on the long side, the pixels they came from,
         block size): frames of 3x ``target`` and more are first subsampled 2x (every other row and
@@ -81,15 +139,14 @@ class ScreenFrame:
             half = self._half(target)
             sub = self.image[::2, ::2] if half else self.image
             f = block_factor(sub.shape[:2], target)
-            small = block_mean(self.grid_gray(target), f) if half else self.small(f)
-            small.setflags(write=False)
+            small = self._half_means(f) if half else self.small(f)
             out = self._grid[target] = (small, sub, f)
         return out
 
     def grid_gray(self, target: int = 160) -> np.ndarray:
         """uint8: the brightest channel of :meth:`grid`'s pixels (a view of :meth:`gray`; as
         ``channel_max(sub)``)."""
-        return self.gray()[::2, ::2] if self._half(target) else self.gray()
+        return self.half_gray() if self._half(target) else self.gray()
 
     def _half(self, target: int) -> bool:
         return max(self.size_hw) >= 3 * target

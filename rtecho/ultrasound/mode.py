@@ -157,6 +157,10 @@ class ModeGate:
         screen = ScreenFrame.of(image)
         return self.still(screen, sector) or self.layout(screen, sector)
 
+    def region_of(self, screen: ScreenFrame, sector: Sector | None) -> np.ndarray:
+        """The sector's mask on the gate's grid of ``screen`` (cached in the sector)."""
+        return self._region(screen.grid(self.target)[0], sector)
+
     def _region(self, small: np.ndarray, sector: Sector | None) -> np.ndarray:
         hs, ws = small.shape
         region = sector.region((hs, ws)) if sector is not None else np.ones((hs, ws), bool)

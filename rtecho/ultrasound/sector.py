@@ -210,12 +210,15 @@ def _detect_steps(
 class SectorDetector:
     """Tracks the sector of a stream: re-estimated from a running window and on geometry changes.
 
-    Each :meth:`update` stores a downsampled copy of the frame; the sector is estimated on the
-    first frame and again once ``window`` frames are there (temporal variance separates static
-    furniture from the moving image); after that only when the geometry may have changed: a cheap
-    per-frame check compares the content just inside and just outside the current border with what
-    it was when the sector was estimated, and a change above ``change_threshold`` (depth or zoom
-    change) restarts the window from the current frame. ``every`` (default None: never) adds a
+    Each :meth:`update` stores a downsampled copy of the frame while an estimate may read it; the
+    sector is estimated on the first frame and again once ``window`` frames are there (temporal
+    variance separates static furniture from the moving image); after that only when the geometry
+    may have changed: a cheap per-frame check compares the content just inside and just outside the
+    current border with what it was when the sector was estimated (on
+    :meth:`ScreenFrame.blocks <rtecho.ultrasound._screen.ScreenFrame.blocks>`: the 2x subsample's
+    block means on large frames), and a change above ``change_threshold`` (depth or zoom change)
+    restarts the window from the current frame. On a live stream (``quick`` with ``defer``) the
+    window's downsampled copies are made in :meth:`idle`. ``every`` (default None: never) adds a
     re-estimate every that many frames. A change of frame size resets everything.
 
     ``defer=True`` (the stream stage's setting) leaves the window re-estimate (and the periodic one)
@@ -249,11 +252,15 @@ class SectorDetector:
     def reset(self) -> None:
         """Forget the window and the current sector."""
         self.sector: Sector | None = None
-        self._frames: deque[np.ndarray] = deque(maxlen=self.window)
+        # the window's block means; a live frame's are left to idle (its ScreenFrame waits here), and
+        # None stands for a frame whose block means no estimate will read (see _keep_window)
+        self._frames: deque[np.ndarray | ScreenFrame | None] = deque(maxlen=self.window)
         self._size: tuple[int, int] | None = None
         self._since = 0
         self._ref: tuple[float, float] | None = None
+        self._last: np.ndarray | None = None  # the last frame's ring-check blocks
         self._rings: tuple[np.ndarray, np.ndarray] | None = None  # (9, n) flat 3x3 taps of each ring
+        self._proxy_shape: tuple[int, int] | None = None  # the shape of the blocks the rings index
         self._level = self.threshold
         self._job: Generator[None, None, Sector] | None = None  # a deferred estimate, in steps
         self._job_age = 0
@@ -262,7 +269,10 @@ class SectorDetector:
 
     def _ring_stats(self, small: np.ndarray) -> tuple[float, float]:
         """Content fractions just inside and just outside the sector's border: the content test
-        (3x3 box mean above the level, as :func:`_content`) evaluated at the ring pixels only."""
+        (3x3 box mean above the level, as :func:`_content`) evaluated at the ring pixels only, on the
+        frame's :meth:`ScreenFrame.blocks <rtecho.ultrasound._screen.ScreenFrame.blocks>` (the estimate's
+        block means on frames under 3x ``target``, cheaper ones of the 2x subsample on larger frames:
+        the reference and every frame's check are taken on the same kind, so they compare)."""
         assert self._rings is not None
         flat = small.ravel().astype(np.float64)
         out = []
@@ -275,13 +285,38 @@ class SectorDetector:
     def _estimate_steps(self, f: int, full_size: bool) -> Generator[None, None, Sector]:
         """Estimate from the window as it is now (a snapshot, taken here), then take the result;
         ``full_size`` also computes the new sector's full-size mask and box, for the next frame."""
-        assert self._size is not None
-        return self._steps(np.stack(self._frames), self._frames[-1], self._size, f, full_size)
+        assert self._size is not None and self._last is not None
+        entries = [e for e in self._frames if e is not None]
+        return self._steps(entries, self._last, self._size, f, full_size)
+
+    def _small(self, i: int, f: int) -> np.ndarray:
+        """The block means of window frame ``i``, computed now if they were left to idle."""
+        entry = self._frames[i]
+        if isinstance(entry, ScreenFrame):
+            entry = self._frames[i] = entry.small(f)
+        assert entry is not None
+        return entry
+
+    def _keep_window(self) -> bool:
+        """Whether an estimate may still read the window's block means: before the window estimate
+        (the first two) or with periodic re-estimates; a geometry change starts a new window."""
+        return self.every is not None or self.n_estimates < 2
 
     def _steps(
-        self, stack: np.ndarray, last: np.ndarray, size: tuple[int, int], f: int, full_size: bool
+        self,
+        entries: list[np.ndarray | ScreenFrame],
+        last: np.ndarray,
+        size: tuple[int, int],
+        f: int,
+        full_size: bool,
     ) -> Generator[None, None, Sector]:
-        sector = yield from _detect_steps(stack, f, size, self.threshold)
+        smalls = []
+        for e in entries:  # a live frame's block means (cached in its ScreenFrame), one a step
+            if isinstance(e, ScreenFrame):
+                yield
+                e = e.small(f)
+            smalls.append(e)
+        sector = yield from _detect_steps(np.stack(smalls), f, size, self.threshold)
         yield
         hs, ws = last.shape
         m = sector.region((hs, ws)).astype(np.float32)
@@ -293,6 +328,7 @@ class SectorDetector:
             sector.region(size)
             _ = sector.bbox
         self.sector, self._since, self._rings = sector, 0, (_taps3(rings[0]), _taps3(rings[1]))
+        self._proxy_shape = (hs, ws)
         self._provisional = False
         self.n_estimates += 1
         self._level = _level(last, self.threshold)
@@ -304,12 +340,12 @@ class SectorDetector:
         """The current sector is a provisional box; its full estimate is pending."""
         return self._provisional
 
-    def _first(self, small: np.ndarray, f: int, size: tuple[int, int], quick: bool) -> Sector:
+    def _first(self, frame: ScreenFrame, f: int, size: tuple[int, int], quick: bool) -> Sector:
         """The first estimate of a window: now, or (``quick`` with ``defer``) a provisional box now
         and the full estimate left to :meth:`idle`."""
         if not (quick and self.defer):
             return self._estimate(f)
-        self.sector = quick_sector(small, f, size, self.threshold)
+        self.sector = quick_sector(frame.small(f), f, size, self.threshold)
         self._provisional = True
         self._job, self._job_age = self._estimate_steps(f, full_size=True), 0
         return self.sector
@@ -325,7 +361,7 @@ class SectorDetector:
         new sector's full-size mask and box are computed here too, so that the next frame finds them
         ready."""
         if self._job is None:
-            return False
+            return self._idle_blocks(stop)
         while True:
             if stop is not None and stop():
                 return True
@@ -334,6 +370,29 @@ class SectorDetector:
             except StopIteration:
                 self._job = None
                 return True
+
+    def _idle_blocks(self, stop: Callable[[], bool] | None) -> bool:
+        """The block means of the window's live frames that an estimate may read, one frame a step."""
+        pending = [i for i, e in enumerate(self._frames) if isinstance(e, ScreenFrame)]
+        if not pending:
+            return False
+        assert self._size is not None
+        f = block_factor(self._size, self.target)
+        for i in pending:
+            if stop is not None and stop():
+                break
+            self._small(i, f)
+        return True
+
+    def _add(self, frame: ScreenFrame, f: int, live: bool) -> None:
+        """Put ``frame`` in the window: its block means now, or (``live``) its ScreenFrame for idle to
+        reduce, or None when no estimate will read them; ``_last`` keeps its ring-check blocks."""
+        if not self._keep_window():
+            entry: np.ndarray | ScreenFrame | None = None
+        else:
+            entry = frame if live else frame.small(f)
+        self._frames.append(entry)
+        self._last = frame.blocks(self.target)[0]
 
     def _due(self, f: int) -> Sector:
         if not self.defer:
@@ -362,25 +421,28 @@ class SectorDetector:
                 run_steps(self._job)
                 self._job = None
         f = block_factor(size, self.target)
-        small = frame.small(f)
-        self._frames.append(small)
+        live = quick and self.defer
+        self._add(frame, f, live)
         self._since += 1
         if self.provisional:  # the full estimate is still pending: keep the box meanwhile
             return self.sector
         if self.sector is None:
-            return self._first(small, f, size, quick)
+            return self._first(frame, f, size, quick)
         if len(self._frames) == self.window and self.n_estimates == 1:
             return self._due(f)
         assert self._ref is not None
-        inner, outer = self._ring_stats(small)
+        proxy = frame.blocks(self.target)[0]
+        if proxy.shape != self._proxy_shape:  # the reference came from the other kind (cannot happen
+            proxy = frame.small(f)  # within one frame size; kept for safety)
+        inner, outer = self._ring_stats(proxy)
         if (
             abs(inner - self._ref[0]) > self.change_threshold
             or abs(outer - self._ref[1]) > self.change_threshold
         ):
             self._frames.clear()
-            self._frames.append(small)
             self.n_estimates = 0
-            return self._first(small, f, size, quick)
+            self._add(frame, f, live)
+            return self._first(frame, f, size, quick)
         if self.every is not None and self._since >= self.every:
             return self._due(f)
         return self.sector

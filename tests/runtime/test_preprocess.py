@@ -191,3 +191,46 @@ def test_default_card_leaves_the_tensor_as_before():
     np.testing.assert_allclose(Preprocessor(card)(img)[0, 0], want, atol=1e-5)
     assert not np.allclose(Preprocessor(_eq_card())(img)[0, 0], want, atol=0.05)
     assert Preprocessor.for_input((64, 64), 1, (0.5,), (0.25,), equalize=True).equalize
+
+
+def test_reduced_blanked_crop_equals_reducing_the_blanked_image():
+    """A large frame's crop is reduced unblanked (rows first from the interleaved pixels when no planes
+    are given) and blanked per block: the same numbers as blanking every pixel first, for grey and RGB
+    frames, block sizes 2 and 3, a cached (read-only) sector mask, another one after it and a writeable
+    one."""
+    from rtecho.ultrasound.sector import Sector
+
+    rng = np.random.default_rng(3)
+    for size_hw, out in (((600, 800), (128, 128)), ((768, 1024), (112, 112)), ((767, 1023), (128, 128))):
+        h, w = size_hw
+        fans = [Sector(size_hw, (w / 2 + d, 10.0 + d), 0.8 * h - 2 * d, -40 + d, 38) for d in (0.0, 7.3)]
+        rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        pre3 = Preprocessor(ModelCard("c", "x", ("A2C", "A4C"), out, 3, (0.5,) * 3, (0.25,) * 3))
+        pre1 = Preprocessor(ModelCard("g", "x", ("A2C", "A4C"), out, mean=(0.5,), std=(0.25,)))
+        for image in (rgb, rgb[..., 1].copy()):
+            planes = np.ascontiguousarray(np.moveaxis(image, 2, 0)) if image.ndim == 3 else None
+            for fan in (*fans, fans[0]):  # back to the first mask: nothing stale from the second
+                top, left, hh, ww = fan.bbox
+                region = fan.region(size_hw)
+                keep = region[top : top + hh, left : left + ww]
+                crop = image[top : top + hh, left : left + ww]
+                blanked = crop * (keep if crop.ndim == 2 else keep[..., None])
+                for pre in (pre1, pre3):
+                    want = pre(blanked)
+                    assert np.array_equal(pre.apply(image, (top, left, hh, ww), keep), want)
+                    assert np.array_equal(pre.apply(image, (top, left, hh, ww), keep.copy()), want)
+                    if planes is not None:
+                        got = pre.apply(image, (top, left, hh, ww), keep, planes)
+                        assert np.array_equal(got, want)
+
+
+def test_box_reduce_rgb_is_box_reduce_of_the_planes():
+    from rtecho.runtime.preprocess import box_reduce, box_reduce_rgb
+
+    img = np.random.default_rng(4).integers(0, 256, (63, 85, 3), dtype=np.uint8)
+    for a in (img, img[1:, 3:]):
+        planes = np.ascontiguousarray(np.moveaxis(a, 2, 0))
+        for k in (2, 3, 4, 17):  # 17: sums past uint16
+            assert np.array_equal(box_reduce_rgb(a, k), box_reduce(planes, k))
+    big = np.full((34, 34, 3), 255, np.uint8)
+    assert np.allclose(box_reduce_rgb(big, 17), 255.0) and np.allclose(box_reduce(big[..., 0], 17), 255.0)

@@ -279,17 +279,112 @@ def test_border_check_at_the_ring_pixels_equals_the_whole_grid_formulation():
     s = render_screen("A4C", rng, size_hw=(768, 1024), furniture=True)
     det = SectorDetector()
     det.update(s.image)
-    f = block_factor((768, 1024), det.target)
-    m = det.sector.region(ScreenFrame(s.image).small(f).shape).astype(np.float32)
+    proxy_shape = ScreenFrame(s.image).blocks(det.target)[0].shape  # the 2x subsample's blocks
+    m = det.sector.region(proxy_shape).astype(np.float32)
     blurred = box_blur(m, 2)
     rings = (m.astype(bool) & ~(blurred > 0.99), (blurred > 0.01) & ~m.astype(bool))
     for k in range(6):
         image = np.clip(s.image.astype(np.int16) + rng.integers(-40, 41, s.image.shape), 0, 255).astype(
             np.uint8
         )
-        small = ScreenFrame(image).small(f)
+        small = ScreenFrame(image).blocks(det.target)[0]
         content = _content(small, det._level)
         want = [float(content[r].mean()) for r in rings]
         got = det._ring_stats(small)
         for w, g, r in zip(want, got, rings, strict=True):
             assert abs(w - g) <= 1.0 / r.sum() + 1e-12, (k, w, g)  # a tie at the level may flip one pixel
+
+
+def test_a_live_full_resolution_frame_is_not_de_interleaved_once_the_fan_is_known(monkeypatch):
+    """Live 1024x768 RGB stream: after the window estimate a frame's sector check reads the 2x
+    subsample and its crop is reduced from the interleaved pixels; neither the full-size planes nor
+    the full-size grey image is computed in the frame (the window's block means come in idle time)."""
+    rng = np.random.default_rng(11)
+    s = render_screen("A4C", rng, size_hw=(768, 1024), furniture=True)
+    pipe = FramePipeline([SectorStage({"window": 4}), ModeStage(), PrepareStage(CARD)], card=CARD)
+    pipe.reset(live=True)
+    calls = []
+    real = ScreenFrame.planes
+    monkeypatch.setattr(ScreenFrame, "planes", lambda self: calls.append(1) or real(self))
+    recs, in_frame = [], []
+    for i in range(10):
+        image = np.clip(s.image.astype(np.int16) + rng.integers(-3, 4, s.image.shape), 0, 255).astype(
+            np.uint8
+        )
+        calls.clear()
+        recs.append(pipe.run(Frame(image, index=i, timestamp=i / 30)))
+        in_frame.append(len(calls))
+        while pipe.idle():
+            pass
+    det = pipe.stages[0].detector
+    assert det.n_estimates == 2 and recs[-1].sector.kind == "sector"
+    assert recs[-1].sector.iou(Sector.from_fan(s.truth)) > 0.95
+    assert in_frame[5:] == [0] * 5
+    assert all(r.mode == "bmode" and r.x is not None for r in recs)
+
+
+def test_a_live_stream_notices_a_depth_change_at_full_resolution():
+    size = (768, 1024)
+    a = Sector(size, (512.0, 20.0), 700.0, -35, 35)
+    b = Sector(size, (512.0, 20.0), 460.0, -35, 35)
+    rng = np.random.default_rng(12)
+
+    def frame(s):
+        return np.repeat((s.mask() * rng.integers(30, 220, size))[..., None], 3, axis=2).astype(np.uint8)
+
+    det = SectorDetector(window=4, defer=True)
+    for _ in range(6):
+        got = det.update(frame(a), quick=True)
+        while det.idle():
+            pass
+    assert det.sector.iou(a) > 0.9 and det.n_estimates == 2
+    det.update(frame(b), quick=True)  # the border check sees it: a new window from this frame
+    while det.idle():
+        pass
+    got = det.update(frame(b), quick=True)
+    assert got.iou(b) > 0.9, got
+
+
+def test_after_an_idle_re_estimate_the_next_frame_finds_the_new_sector_warm(monkeypatch):
+    """The window re-estimate ends in idle time with a new sector: the stages after the sector stage
+    warm up on the last frame in it (its masks on the gate grid and at full size, the crop's block
+    blanking, the gate's layout tests), so the next frame computes none of them; its result is the
+    same as a cold pipeline's."""
+    from rtecho.runtime import preprocess
+    from rtecho.ultrasound import _region
+
+    rng = np.random.default_rng(13)
+    s = render_screen("A4C", rng, size_hw=(768, 1024), furniture=True)
+    frames = [
+        np.clip(s.image.astype(np.int16) + rng.integers(-3, 4, s.image.shape), 0, 255).astype(np.uint8)
+        for _ in range(6)
+    ]
+    card = ModelCard("m", "x", ("A2C", "A4C"), (128, 128), mean=(0.5,), std=(0.25,))
+    pipe = FramePipeline([SectorStage({"window": 4}), ModeStage(), PrepareStage(card)], card=card)
+    pipe.reset(live=True)
+    counts = {"mask": 0, "blank": 0, "layout": 0}
+    fan_mask, blank_init, layout = _region._fan_mask, preprocess._BlockBlank.__init__, ModeGate.layout
+
+    def counted(name, fn):
+        def wrapper(*a, **k):
+            counts[name] += 1
+            return fn(*a, **k)
+
+        return wrapper
+
+    monkeypatch.setattr(_region, "_fan_mask", counted("mask", fan_mask))
+    monkeypatch.setattr(preprocess._BlockBlank, "__init__", counted("blank", blank_init))
+    monkeypatch.setattr(ModeGate, "layout", counted("layout", layout))
+    det = pipe.stages[0].detector
+    for i, image in enumerate(frames[:4]):
+        pipe.run(Frame(image, index=i, timestamp=i / 30))
+        while pipe.idle():
+            pass
+    assert det.n_estimates == 2  # the window's estimate ran in idle (a new Sector object)
+    for k in counts:
+        counts[k] = 0
+    rec = pipe.run(Frame(frames[4], index=4, timestamp=4 / 30))
+    assert counts == {"mask": 0, "blank": 0, "layout": 0}, counts
+    cold = FramePipeline([SectorStage({"window": 4}), ModeStage(), PrepareStage(card)], card=card)
+    cold.stages[0].detector = det  # the same sector, nothing else cached
+    assert np.array_equal(cold.run(Frame(frames[4], index=4, timestamp=4 / 30)).x, rec.x)
