@@ -85,7 +85,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         help="write into each model card, per backend, whether a variant measured less than 1.05x "
         "faster than fp32 (variants.TAG.slower_than_fp32; such a variant is then not offered there)",
     )
-    a("--screen-frames", type=int, default=120, help="frames per screen row (default 120: 4 s at 30 fps)")
+    a("--screen-frames", type=int, default=300, help="frames per screen row (default 300: 10 s at 30 fps)")
     a(
         "--screen-models",
         nargs="+",

@@ -257,12 +257,12 @@ class Preprocessor:
             red = box_reduce(planes, k)  # (3, h, w): one call per step
         else:
             red = box_reduce_rgb(image, k)
+        if image.ndim == 3 and self.channels == 1:  # luma first: the blanking then works on one plane
+            red = to_channels(red.transpose(1, 2, 0), 1, red)
         if keep is not None:
             red = self._blank(k, keep).apply(red, image)
-        if image.ndim == 2:
+        if red.ndim == 2:
             return red
-        if self.channels == 1:
-            return to_channels(red.transpose(1, 2, 0), 1, red)
         return np.ascontiguousarray(red.transpose(1, 2, 0))
 
     def _blank(self, k: int, keep: np.ndarray) -> _BlockBlank:
@@ -314,7 +314,10 @@ class _BlockBlank:
         self.weights = keep[self.ys, self.xs].astype(np.uint16)  # (n, k*k) 0/1
 
     def apply(self, red: np.ndarray, image: np.ndarray) -> np.ndarray:
-        """``red`` (h, w) or (3, h, w) block means of ``image`` (HxW or HxWx3 uint8), blanked."""
+        """``red`` (h, w) or (3, h, w) block means of ``image`` (HxW or HxWx3 uint8), blanked; for an
+        RGB ``image`` an (h, w) ``red`` is the luma of its block means (:func:`to_channels`), and the
+        border blocks get the luma of their blanked means (the same products and sums, so the same
+        numbers as blanking before the luma)."""
         red = red * self.nonempty
         if not len(self.by):
             return red
@@ -322,9 +325,12 @@ class _BlockBlank:
         scale = np.float32(1.0 / (self.k * self.k))
         if image.ndim == 2:
             red[self.by, self.bx] = (px * self.weights).sum(axis=1).astype(np.float32) * scale
+            return red
+        means = (px * self.weights[..., None]).sum(axis=1).T.astype(np.float32) * scale  # (3, n)
+        if red.ndim == 2:
+            red[self.by, self.bx] = to_channels(means.T[None], 1, means[:, None])[0]
         else:
-            sums = (px * self.weights[..., None]).sum(axis=1)  # (n, 3)
-            red[:, self.by, self.bx] = sums.T.astype(np.float32) * scale
+            red[:, self.by, self.bx] = means
         return red
 
 
@@ -334,12 +340,12 @@ REDUCE_FROM = 3.5
 
 def reduce_factor(size_hw: tuple[int, int], out_hw: tuple[int, int]) -> int:
     """The integer block size by which a ``size_hw`` image is box-reduced before its antialiased resize
-    to ``out_hw`` (1: none): ``floor(scale / 1.75)`` for a downscale ``scale`` >= :data:`REDUCE_FROM` on
-    both axes, so that at least 1.75x of the downscale is left to the triangle filter. Full-resolution
-    scanner screens (a 640x480 fan to 128 px) are reduced 2x, 1024x768 ones 2-3x; training stills and
+    to ``out_hw`` (1: none): ``floor(scale / 1.5)`` for a downscale ``scale`` >= :data:`REDUCE_FROM` on
+    both axes, so that at least 1.5x of the downscale is left to the triangle filter. Full-resolution
+    scanner screens (a 640x480 fan to 128 px) are reduced 2x, 1024x768 ones 3-4x; training stills and
     frames under 3.5x the input (a 320x240 cine at 128 px) never."""
     scale = min(size_hw[0] / out_hw[0], size_hw[1] / out_hw[1])
-    return int(scale / 1.75) if scale >= REDUCE_FROM else 1
+    return int(scale / 1.5) if scale >= REDUCE_FROM else 1
 
 
 def box_reduce(a: np.ndarray, k: int) -> np.ndarray:

@@ -69,7 +69,8 @@ def test_reduce_factor_leaves_small_frames_alone():
     assert reduce_factor((160, 160), (128, 128)) == 1  # training stills
     assert reduce_factor((240, 320), (128, 128)) == 1  # pydicom's cine
     assert reduce_factor((463, 640), (128, 128)) == 2  # a 640x480 screen's fan
-    assert reduce_factor((768, 1024), (128, 128)) == 3
+    assert reduce_factor((768, 1024), (128, 128)) == 4
+    assert reduce_factor((610, 880), (128, 128)) == 3  # a 1024x768 screen's fan
     assert reduce_factor((1000, 200), (128, 128)) == 1  # one axis too short
 
 
