@@ -6,10 +6,11 @@ straight from the uint8 pixels (no full-size float copy). The mode gate reads :m
 the grid its model was fitted on: on frames of 480 px and more (long side) it is the block means of
 every other pixel, a grid of its own (a 640x480 frame: 2x2 means of the 320x240 subsample, where the
 tracker has 4x4 means of all pixels), computed from the same brightest-channel image; on smaller
-frames where the two block sizes agree it is the tracker's grid itself. :meth:`ScreenFrame.blocks` is
-what the tracker's per-frame border check reads: on large frames block means of the same 2x
-subsample (:meth:`ScreenFrame.half_gray`, taken from the interleaved pixels), so that a live frame
-whose fan is known is never de-interleaved (:meth:`ScreenFrame.planes`) or made grey at full size.
+frames where the two block sizes agree it is the tracker's grid itself. :meth:`ScreenFrame.check` is
+the grid of the per-frame tests (the tracker's border check, the gate's blank and frozen tests):
+the gate's grid, or on frames of 960 px and more block means of the 4x subsample, taken from the
+interleaved pixels, so that a live frame whose fan is known is never de-interleaved
+(:meth:`ScreenFrame.planes`) or made grey at full size, nor even at half size.
 
 >>> import numpy as np
 >>> fr = ScreenFrame(np.full((8, 8, 3), 9, np.uint8))
@@ -24,16 +25,19 @@ import numpy as np
 from rtecho.types import check_image
 from rtecho.ultrasound._geom import block_factor, block_mean, channel_max
 
+#: The block-mean grid size (long side) of the per-frame tests (:meth:`ScreenFrame.check`): the mode
+#: gate's grid, which the sector tracker's border check shares.
+CHECK_TARGET = 160
+
 
 class ScreenFrame:
     """``image`` (uint8 HxW or HxWx3) with lazily computed, cached downsampled views."""
 
     __slots__ = (
-        "_blocks",
+        "_check",
         "_gray",
         "_grid",
         "_half_gray",
-        "_half_small",
         "_planes",
         "_small",
         "image",
@@ -47,11 +51,10 @@ class ScreenFrame:
         self.size_hw = (int(self.image.shape[0]), int(self.image.shape[1]))
         self._gray: np.ndarray | None = None
         self._half_gray: np.ndarray | None = None
-        self._half_small: dict[int, np.ndarray] = {}
         self._planes: np.ndarray | None = None
         self._small: dict[int, np.ndarray] = {}
         self._grid: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
-        self._blocks: dict[int, tuple[np.ndarray, int]] = {}
+        self._check: dict[int, tuple[np.ndarray, int]] = {}
         #: what the frame's preprocessors share (:meth:`Preprocessor.apply <rtecho.runtime.preprocess.Preprocessor.apply>`)
         self.shared: dict = {}
 
@@ -93,31 +96,31 @@ class ScreenFrame:
             out.setflags(write=False)
         return out
 
-    def blocks(self, target: int = 192) -> tuple[np.ndarray, int]:
+    def check(self, target: int = CHECK_TARGET) -> tuple[np.ndarray, int]:
         """(float32 grey block means about ``target`` px on the long side, the block size in frame
-        pixels): what the sector tracker works on. Frames of 3x ``target`` and more: means of
-        ``f / 2`` x ``f / 2`` blocks of the 2x subsample (:meth:`half_gray`: a quarter of the pixels,
-        no full-size pass); smaller ones: :meth:`small` of ``block_factor(size, target)``."""
-        out = self._blocks.get(target)
+        pixels): the grid of the per-frame tests (the sector tracker's border check, the mode gate's
+        blank and frozen tests). Frames of 6x ``target`` and more (long side): means of blocks of the
+        4x subsample (:meth:`quarter_gray`, a 16th of the pixels, no full-size pass); smaller ones:
+        :meth:`grid` (the 2x subsample from 3x ``target``, all pixels below)."""
+        out = self._check.get(target)
         if out is None:
-            if self._half(target):
-                f = block_factor(self.half_gray().shape, target)
-                small, f = self._half_means(f), 2 * f
+            if max(self.size_hw) >= 6 * target:
+                g = self.quarter_gray()
+                f = block_factor(g.shape, target)
+                small = block_mean(g, f)
+                small.setflags(write=False)
+                out = (small, 4 * f)
             else:
-                f = block_factor(self.size_hw, target)
-                small = self.small(f)
-            small.setflags(write=False)
-            out = self._blocks[target] = (small, f)
+                small, _, f = self.grid(target)
+                out = (small, 2 * f if self._half(target) else f)
+            self._check[target] = out
         return out
 
-    def _half_means(self, f: int) -> np.ndarray:
-        """float32 means of ``f`` x ``f`` blocks of :meth:`half_gray` (the tracker's check and the
-        gate's grid share them where their block sizes agree)."""
-        out = self._half_small.get(f)
-        if out is None:
-            out = self._half_small[f] = block_mean(self.half_gray(), f)
-            out.setflags(write=False)
-        return out
+    def quarter_gray(self) -> np.ndarray:
+        """uint8: the brightest channel of every 4th pixel of every 4th row (``gray()[::4, ::4]``)."""
+        if self._half_gray is not None or self._gray is not None or self.image.ndim == 2:
+            return self.half_gray()[::2, ::2]
+        return channel_max(self.image[::4, ::4])
 
     def half_gray(self) -> np.ndarray:
         """uint8: the brightest channel of every other pixel of every other row (``gray()[::2, ::2]``;
@@ -139,7 +142,11 @@ class ScreenFrame:
             half = self._half(target)
             sub = self.image[::2, ::2] if half else self.image
             f = block_factor(sub.shape[:2], target)
-            small = self._half_means(f) if half else self.small(f)
+            if half:
+                small = block_mean(self.half_gray(), f)
+                small.setflags(write=False)
+            else:
+                small = self.small(f)
             out = self._grid[target] = (small, sub, f)
         return out
 

@@ -158,7 +158,8 @@ class ModeGate:
         return self.still(screen, sector) or self.layout(screen, sector)
 
     def region_of(self, screen: ScreenFrame, sector: Sector | None) -> np.ndarray:
-        """The sector's mask on the gate's grid of ``screen`` (cached in the sector)."""
+        """The sector's mask on the gate's grids of ``screen`` (cached in the sector); the layout one."""
+        self._region(screen.check(self.target)[0], sector)
         return self._region(screen.grid(self.target)[0], sector)
 
     def _region(self, small: np.ndarray, sector: Sector | None) -> np.ndarray:
@@ -168,8 +169,10 @@ class ModeGate:
 
     def still(self, screen: ScreenFrame, sector: Sector | None = None) -> ModeResult | None:
         """The first, cheap tests on the next frame of the stream (they keep the frozen-test history):
-        ``blank`` or ``frozen``, or None when the frame shows a live image (then :meth:`layout`)."""
-        small = screen.grid(self.target)[0]
+        ``blank`` or ``frozen``, or None when the frame shows a live image (then :meth:`layout`).
+        On the screen's :meth:`~rtecho.ultrasound._screen.ScreenFrame.check` grid: the layout tests'
+        grid, or on frames of 6x ``target`` and more a cheaper one of the 4x subsample."""
+        small = screen.check(self.target)[0]
         region = self._region(small, sector)
         content = float((small[region] > self.threshold).mean())
         prev, self._prev = self._prev, small

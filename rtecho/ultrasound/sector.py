@@ -215,8 +215,8 @@ class SectorDetector:
     variance separates static furniture from the moving image); after that only when the geometry
     may have changed: a cheap per-frame check compares the content just inside and just outside the
     current border with what it was when the sector was estimated (on
-    :meth:`ScreenFrame.blocks <rtecho.ultrasound._screen.ScreenFrame.blocks>`: the 2x subsample's
-    block means on large frames), and a change above ``change_threshold`` (depth or zoom change)
+    :meth:`ScreenFrame.check <rtecho.ultrasound._screen.ScreenFrame.check>`: the mode gate's grid,
+    which is a subsample's block means on large frames), and a change above ``change_threshold`` (depth or zoom change)
     restarts the window from the current frame. On a live stream (``quick`` with ``defer``) the
     window's downsampled copies are made in :meth:`idle`. ``every`` (default None: never) adds a
     re-estimate every that many frames. A change of frame size resets everything.
@@ -260,7 +260,6 @@ class SectorDetector:
         self._ref: tuple[float, float] | None = None
         self._last: np.ndarray | None = None  # the last frame's ring-check blocks
         self._rings: tuple[np.ndarray, np.ndarray] | None = None  # (9, n) flat 3x3 taps of each ring
-        self._proxy_shape: tuple[int, int] | None = None  # the shape of the blocks the rings index
         self._level = self.threshold
         self._job: Generator[None, None, Sector] | None = None  # a deferred estimate, in steps
         self._job_age = 0
@@ -270,9 +269,8 @@ class SectorDetector:
     def _ring_stats(self, small: np.ndarray) -> tuple[float, float]:
         """Content fractions just inside and just outside the sector's border: the content test
         (3x3 box mean above the level, as :func:`_content`) evaluated at the ring pixels only, on the
-        frame's :meth:`ScreenFrame.blocks <rtecho.ultrasound._screen.ScreenFrame.blocks>` (the estimate's
-        block means on frames under 3x ``target``, cheaper ones of the 2x subsample on larger frames:
-        the reference and every frame's check are taken on the same kind, so they compare)."""
+        frame's :meth:`ScreenFrame.check <rtecho.ultrasound._screen.ScreenFrame.check>` grid (the
+        reference and every frame's check are taken on the same grid, so they compare)."""
         assert self._rings is not None
         flat = small.ravel().astype(np.float64)
         out = []
@@ -328,7 +326,6 @@ class SectorDetector:
             sector.region(size)
             _ = sector.bbox
         self.sector, self._since, self._rings = sector, 0, (_taps3(rings[0]), _taps3(rings[1]))
-        self._proxy_shape = (hs, ws)
         self._provisional = False
         self.n_estimates += 1
         self._level = _level(last, self.threshold)
@@ -392,7 +389,7 @@ class SectorDetector:
         else:
             entry = frame if live else frame.small(f)
         self._frames.append(entry)
-        self._last = frame.blocks(self.target)[0]
+        self._last = frame.check()[0]
 
     def _due(self, f: int) -> Sector:
         if not self.defer:
@@ -431,10 +428,7 @@ class SectorDetector:
         if len(self._frames) == self.window and self.n_estimates == 1:
             return self._due(f)
         assert self._ref is not None
-        proxy = frame.blocks(self.target)[0]
-        if proxy.shape != self._proxy_shape:  # the reference came from the other kind (cannot happen
-            proxy = frame.small(f)  # within one frame size; kept for safety)
-        inner, outer = self._ring_stats(proxy)
+        inner, outer = self._ring_stats(frame.check()[0])
         if (
             abs(inner - self._ref[0]) > self.change_threshold
             or abs(outer - self._ref[1]) > self.change_threshold

@@ -279,7 +279,7 @@ def test_border_check_at_the_ring_pixels_equals_the_whole_grid_formulation():
     s = render_screen("A4C", rng, size_hw=(768, 1024), furniture=True)
     det = SectorDetector()
     det.update(s.image)
-    proxy_shape = ScreenFrame(s.image).blocks(det.target)[0].shape  # the 2x subsample's blocks
+    proxy_shape = ScreenFrame(s.image).check()[0].shape  # the 4x subsample's blocks
     m = det.sector.region(proxy_shape).astype(np.float32)
     blurred = box_blur(m, 2)
     rings = (m.astype(bool) & ~(blurred > 0.99), (blurred > 0.01) & ~m.astype(bool))
@@ -287,7 +287,7 @@ def test_border_check_at_the_ring_pixels_equals_the_whole_grid_formulation():
         image = np.clip(s.image.astype(np.int16) + rng.integers(-40, 41, s.image.shape), 0, 255).astype(
             np.uint8
         )
-        small = ScreenFrame(image).blocks(det.target)[0]
+        small = ScreenFrame(image).check()[0]
         content = _content(small, det._level)
         want = [float(content[r].mean()) for r in rings]
         got = det._ring_stats(small)
@@ -388,3 +388,22 @@ def test_after_an_idle_re_estimate_the_next_frame_finds_the_new_sector_warm(monk
     cold = FramePipeline([SectorStage({"window": 4}), ModeStage(), PrepareStage(card)], card=card)
     cold.stages[0].detector = det  # the same sector, nothing else cached
     assert np.array_equal(cold.run(Frame(frames[4], index=4, timestamp=4 / 30)).x, rec.x)
+
+
+def test_the_per_frame_tests_of_a_large_frame_read_the_4x_subsample():
+    """1024x768: the blank and frozen tests and the border check read block means of every 4th pixel
+    (the same numbers as block means of gray()[::4, ::4]); a repeated frame is frozen, a black one
+    blank, a live one neither."""
+    rng = np.random.default_rng(14)
+    s = render_screen("A4C", rng, size_hw=(768, 1024), furniture=True)
+    small, f = ScreenFrame(s.image).check()
+    sub = gray(s.image[::4, ::4])
+    fb = block_factor(sub.shape, 160)
+    assert f == 4 * fb and np.array_equal(small, block_mean(sub, fb))
+    sector = SectorDetector().update(s.image)
+    gate = ModeGate()
+    frames = [np.clip(s.image.astype(np.int16) + rng.integers(-9, 10, s.image.shape), 0, 255).astype(np.uint8)]
+    frames += [frames[0]] * 4
+    modes = [gate(im, sector).mode for im in frames]
+    assert modes[:3] == ["bmode"] * 3 and modes[-1] == "frozen", modes
+    assert ModeGate()(np.zeros_like(s.image), sector).mode == "blank"
