@@ -216,8 +216,8 @@ class SectorDetector:
     may have changed: a cheap per-frame check compares the content just inside and just outside the
     current border with what it was when the sector was estimated (on
     :meth:`ScreenFrame.check <rtecho.ultrasound._screen.ScreenFrame.check>`: the mode gate's grid,
-    which is a subsample's block means on large frames), and a change above ``change_threshold`` (depth or zoom change)
-    restarts the window from the current frame. On a live stream (``quick`` with ``defer``) the
+    a subsample's block means on large frames), and a change above ``change_threshold`` (depth or
+    zoom change) restarts the window from the current frame. On a live stream (``quick`` with ``defer``) the
     window's downsampled copies are made in :meth:`idle`. ``every`` (default None: never) adds a
     re-estimate every that many frames. A change of frame size resets everything.
 

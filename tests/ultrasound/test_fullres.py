@@ -402,7 +402,9 @@ def test_the_per_frame_tests_of_a_large_frame_read_the_4x_subsample():
     assert f == 4 * fb and np.array_equal(small, block_mean(sub, fb))
     sector = SectorDetector().update(s.image)
     gate = ModeGate()
-    frames = [np.clip(s.image.astype(np.int16) + rng.integers(-9, 10, s.image.shape), 0, 255).astype(np.uint8)]
+    frames = [
+        np.clip(s.image.astype(np.int16) + rng.integers(-9, 10, s.image.shape), 0, 255).astype(np.uint8)
+    ]
     frames += [frames[0]] * 4
     modes = [gate(im, sector).mode for im in frames]
     assert modes[:3] == ["bmode"] * 3 and modes[-1] == "frozen", modes
