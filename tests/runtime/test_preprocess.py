@@ -235,3 +235,25 @@ def test_box_reduce_rgb_is_box_reduce_of_the_planes():
             assert np.array_equal(box_reduce_rgb(a, k), box_reduce(planes, k))
     big = np.full((34, 34, 3), 255, np.uint8)
     assert np.allclose(box_reduce_rgb(big, 17), 255.0) and np.allclose(box_reduce(big[..., 0], 17), 255.0)
+
+
+def test_reduced_crop_of_a_box_or_the_whole_frame_equals_blanking_first():
+    """A box sector (no border blocks when it is block-aligned, some when not) and the whole frame
+    (nothing blanked): the per-block blanking gives the blanked image's numbers."""
+    from rtecho.ultrasound.sector import Sector
+
+    rng = np.random.default_rng(5)
+    size_hw = (768, 1024)
+    rgb = rng.integers(0, 256, (*size_hw, 3), dtype=np.uint8)
+    pre = Preprocessor(ModelCard("g", "x", ("A2C", "A4C"), (128, 128), mean=(0.5,), std=(0.25,)))
+    for sector in (
+        Sector(size_hw, kind="box", box=(60, 90, 600, 810)),
+        Sector(size_hw, kind="box", box=(61, 91, 601, 809)),
+        Sector.whole(size_hw),
+    ):
+        top, left, hh, ww = sector.bbox
+        keep = sector.region(size_hw)[top : top + hh, left : left + ww]
+        crop = rgb[top : top + hh, left : left + ww]
+        for image, blanked in ((rgb, crop * keep[..., None]), (rgb[..., 0].copy(), crop[..., 0] * keep)):
+            want = pre(blanked)
+            assert np.array_equal(pre.apply(image, (top, left, hh, ww), keep), want), sector
