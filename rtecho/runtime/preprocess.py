@@ -295,14 +295,7 @@ class _BlockBlank:
     the blocks across the border summed again from their kept pixels, exactly as box_reduce sums)."""
 
     def __init__(self, keep: np.ndarray, k: int) -> None:
-        h, w = keep.shape[0] // k * k, keep.shape[1] // k * k
-        a = keep[:h, :w].view(np.uint8)
-        rows = a[0::k].astype(np.uint8 if k * k < 256 else np.uint16)  # kept pixels per block, exact
-        for i in range(1, k):
-            rows += a[i::k]
-        counts = rows[:, 0::k].copy()
-        for j in range(1, k):
-            counts += rows[:, j::k]
+        counts = block_sums(keep, k)  # kept pixels per block, exact
         self.k = k
         self.nonempty = (counts == k * k).astype(np.float32)  # mixed blocks are written below
         mixed = np.flatnonzero((counts > 0) & (counts < k * k))
@@ -359,13 +352,31 @@ def box_reduce(a: np.ndarray, k: int) -> np.ndarray:
         cols = (u & 255) + (u >> 8)
         sums = cols[..., 0::2, :] + cols[..., 1::2, :]
     else:
-        rows = a[..., 0:h:k, :].astype(np.uint16 if k * k * 255 < 65536 else np.uint32)
-        for i in range(1, k):
-            rows += a[..., i:h:k, :]
-        sums = rows[..., 0::k].copy()
-        for j in range(1, k):
-            sums += rows[..., j::k]
+        sums = block_sums(a, k)
     return sums.astype(np.float32) * np.float32(1.0 / (k * k))
+
+
+def block_sums(a: np.ndarray, k: int) -> np.ndarray:
+    """Exact integer sums of ``k`` x ``k`` blocks of a uint8 or boolean (..., H, W) array (cropped to a
+    multiple of ``k``): the ``k`` rows of each block added first (whole rows: one pass over the
+    pixels), then the columns; uint16, or uint32 where ``k * k * 255`` would not fit."""
+    h, w = a.shape[-2] // k * k, a.shape[-1] // k * k
+    rows = a[..., 0:h:k, :w].astype(_sum_dtype(k))
+    for i in range(1, k):
+        rows += a[..., i:h:k, :w]
+    return _column_sums(rows, k)
+
+
+def _sum_dtype(k: int) -> type:
+    return np.uint16 if k * k * 255 < 65536 else np.uint32
+
+
+def _column_sums(rows: np.ndarray, k: int) -> np.ndarray:
+    """Sums of ``k`` adjacent columns (the last axis, a multiple of ``k`` long)."""
+    sums = rows[..., 0::k].copy()
+    for j in range(1, k):
+        sums += rows[..., j::k]
+    return sums
 
 
 def box_reduce_rgb(image: np.ndarray, k: int) -> np.ndarray:
@@ -376,7 +387,7 @@ def box_reduce_rgb(image: np.ndarray, k: int) -> np.ndarray:
     numbers."""
     h, w = image.shape[0] // k * k, image.shape[1] // k * k
     a = image[:h, :w]
-    acc = np.uint16 if k * k * 255 < 65536 else np.uint32
+    acc = _sum_dtype(k)
     rows = a[0::k].astype(acc)
     for i in range(1, k):
         rows += a[i::k]
@@ -385,9 +396,7 @@ def box_reduce_rgb(image: np.ndarray, k: int) -> np.ndarray:
         u = planes.view(np.uint32)
         sums = (u & 0xFFFF) + (u >> 16)
     else:
-        sums = planes[..., 0::k].copy()
-        for j in range(1, k):
-            sums += planes[..., j::k]
+        sums = _column_sums(planes, k)
     return sums.astype(np.float32) * np.float32(1.0 / (k * k))
 
 

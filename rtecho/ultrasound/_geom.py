@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rtecho.runtime.preprocess import block_sums
+
 
 def gray(image: np.ndarray) -> np.ndarray:
     """uint8 HxW or HxWx3 -> float32 HxW; colour pixels count with their brightest channel."""
@@ -38,15 +40,8 @@ def block_mean(a: np.ndarray, f: int) -> np.ndarray:
     h, w = a.shape[0] // f * f, a.shape[1] // f * f
     if h == 0 or w == 0:
         return a.astype(np.float32)
-    if a.dtype == np.bool_ or np.issubdtype(a.dtype, np.integer) and a.dtype.itemsize == 1:
-        acc_t = np.uint16 if f * f * 255 < 65536 else np.uint32
-        rows = a[0:h:f, :w].astype(acc_t)
-        for i in range(1, f):
-            rows += a[i:h:f, :w]
-        sums = rows[:, 0::f].copy()
-        for j in range(1, f):
-            sums += rows[:, j::f]
-        return sums.astype(np.float32) * np.float32(1.0 / (f * f))
+    if a.ndim == 2 and (a.dtype == np.bool_ or np.issubdtype(a.dtype, np.integer) and a.dtype.itemsize == 1):
+        return block_sums(a, f).astype(np.float32) * np.float32(1.0 / (f * f))
     # f*f strided adds: ~10x faster than reshape().mean() here, and exact for integer input
     acc = np.zeros((h // f, w // f, *a.shape[2:]), np.float32)
     for i in range(f):
