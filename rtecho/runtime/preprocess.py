@@ -203,10 +203,10 @@ class Preprocessor:
     ) -> np.ndarray:
         """:meth:`__call__` on an image that was checked already (a Frame's: the pipeline's stages).
 
-        ``shared``: a per-frame dict where the box-reduced, blanked crop of a large frame is kept for
-        other preprocessors of the same frame (the classifier's and the LV segmenter's: same crop, same
-        block size, same channels -> the same array, computed once); the caller gives the same ``roi``
-        and ``keep`` for the same frame."""
+        ``shared``: a per-frame dict where the blanked crop in the card's channels (box-reduced, on a
+        large frame) is kept for other preprocessors of the same frame (the classifier's and the LV
+        segmenter's: same crop, same block size, same channels -> the same array, computed once); the
+        caller gives the same ``roi`` and ``keep`` for the same frame."""
         if planes is not None and planes.shape != (3, *image.shape[:2]):
             raise ValueError(f"planes {planes.shape} do not match the image {image.shape}")
         if roi is not None:
@@ -228,9 +228,15 @@ class Preprocessor:
                     x.setflags(write=False)
                     shared[key] = x
         else:
-            x = to_channels(image, self.channels, planes)
-            if keep is not None:
-                x = x * (keep if x.ndim == 2 else keep[..., None])  # exact: x * 1 = x, x * 0 = 0 (x >= 0)
+            key = ("crop", roi, self.channels, keep is None)
+            x = None if shared is None else shared.get(key)
+            if x is None:
+                x = to_channels(image, self.channels, planes)
+                if keep is not None:
+                    x = x * (keep if x.ndim == 2 else keep[..., None])  # exact: x * 1 = x, x * 0 = 0 (x >= 0)
+                if shared is not None:
+                    x.setflags(write=False)
+                    shared[key] = x
         x = resize(x, self.size_hw)
         if x.ndim == 2:
             x = x[None]
