@@ -68,7 +68,8 @@ def local_fit(
         return float(vv.mean())
     x = tt - t0
     scale = float(np.max(np.abs(x))) or 1.0  # conditioning: fit in units of the window
-    coef = np.polynomial.polynomial.polyfit(x / scale, vv, deg)
+    # least squares on the Vandermonde matrix (what polyfit does, without its ~0.1 ms of overhead a call)
+    coef = np.linalg.lstsq((x / scale)[:, None] ** np.arange(deg + 1), vv, rcond=None)[0]
     if extreme == 0:
         return float(coef[0])
     grid = np.linspace(float(x.min()), float(x.max()), 33) / scale
