@@ -13,7 +13,10 @@ through the full pipeline, on the sample clip and the real A4C cines.
   segmenter together, ``e2e`` the frame's end to end (wait + stages; frames decoded beforehand),
   ``segment`` the segment stage on the frames it segmented and ``cardiac`` the segment and beats stages (from the
   pipeline's per-stage times; a frame the gate skips counts its beats stage only); ``segmented`` (in
-  the JSON) the share of frames segmented.
+  the JSON) the share of frames segmented. With two or more cores the segmenter's engine runs on its
+  own thread beside the classifier (:class:`~rtecho.pipeline.cardiac.SegmentStage`): ``segment`` is
+  then the time the stage adds to the frame (its input, the wait for the engine, the mask) and the
+  JSON's ``segment_worker`` the engine's own time on that thread.
 
 Every row also gives the CPU time per frame (``time.process_time``, all threads of the process), so
 that a loaded machine (other processes taking the cores) can be told from a slow pipeline; the load
@@ -169,13 +172,16 @@ def bench_pipeline(
             pipe = build_pipeline(engine, ultrasound=True, **opts)
             seg_ms: list[float] = []
             card_ms: list[float] = []
+            worker_ms: list[float] = []
             if ef:
                 _time_stage(pipe, ("segment",), seg_ms, segmented_only=True)
                 _time_stage(pipe, ("segment", "beats"), card_ms)
+                _time_stage(pipe, ("segment_worker",), worker_ms, segmented_only=True)
             with StreamProcessor(engine, pipeline=pipe) as proc:
                 warm_up(proc, clip, warmup)
                 seg_ms.clear()
                 card_ms.clear()
+                worker_ms.clear()
                 pipe.reset()
                 c0, w0 = time.process_time(), time.perf_counter()
                 collector, summary = run_clip(proc, clip, n_frames, mode, clip.fps, max_seconds=1e9)
@@ -185,6 +191,8 @@ def bench_pipeline(
             if ef:
                 ms["segment"] = np.array(seg_ms)
                 ms["cardiac"] = np.array(card_ms)
+                if worker_ms:  # the segmenter's engine on its own thread, beside the classifier (JSON only)
+                    ms["segment_worker"] = np.array(worker_ms)
             models = engine.card.name + (f" + {seg.card.name}" if ef else "")
             n = max(summary.processed, 1)
             row = CardiacRow(

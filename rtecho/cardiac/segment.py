@@ -120,8 +120,20 @@ class LVSegmenter:
         sector stage's; None: the whole frame). ``check=False``: ``image`` was checked already (a Frame's);
         ``planes``: its channels as 3xHxW, when the caller has them (the stream's ScreenFrame); ``shared``:
         the frame's dict of preprocessing shared with the classifier (its ``ScreenFrame.shared``)."""
-        from rtecho.runtime.masks import resize_window, window_of
+        x, roi, keep = self.input_for(image, sector, check=check, planes=planes, shared=shared)
+        return self.mask_from(self._infer(x), image.shape[:2], roi, keep)
 
+    def input_for(
+        self,
+        image: np.ndarray,
+        sector: Any = None,
+        *,
+        check: bool = True,
+        planes: np.ndarray | None = None,
+        shared: dict | None = None,
+    ) -> tuple[np.ndarray, tuple[int, int, int, int], np.ndarray | None]:
+        """The first half of :meth:`segment_in`: the engine's input ``x`` for ``image`` in ``sector``,
+        with the crop ``roi`` and the sector's ``keep`` mask in it (for :meth:`mask_from`)."""
         h, w = image.shape[:2]
         roi, keep = (0, 0, h, w), None
         if sector is not None:
@@ -134,7 +146,21 @@ class LVSegmenter:
             x = self.pre.apply(
                 image, roi=roi if sector is not None else None, keep=keep, planes=planes, shared=shared
             )
-        prob = _probability(self._infer(x), self.channel).astype(np.float32)
+        return x, roi, keep
+
+    def mask_from(
+        self,
+        logits: np.ndarray,
+        shape_hw: tuple[int, int],
+        roi: tuple[int, int, int, int],
+        keep: np.ndarray | None,
+    ) -> LVMask:
+        """The second half of :meth:`segment_in`: the LV of a frame of ``shape_hw`` from the engine's
+        ``logits`` for the crop ``roi`` (and ``keep``) of :meth:`input_for`."""
+        from rtecho.runtime.masks import resize_window, window_of
+
+        h, w = shape_hw
+        prob = _probability(np.asarray(logits, np.float32), self.channel).astype(np.float32)
         top, left, hh, ww = roi
         lv = prob > 0.5
         if not lv.any():

@@ -24,7 +24,11 @@ unless ``engines={"segment": engine}``)::
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,9 +77,24 @@ class SegmentConfig:
     view: str | None = None
     sector: bool = True
     always: bool = False  # segment every frame whatever the view (the beat tracker still gates on it)
+    concurrent: bool | None = None  # beside the classifier on a worker thread (None: with 2+ cores)
 
 
 class SegmentStage(Stage):
+    """The LV segmenter on the frame's sector crop. With the ultrasound stages and two or more cores
+    (``concurrent``), its engine runs beside the classifier's: right after the classifier's
+    preprocessing (the crop is shared then) the stage makes its own input on the calling thread and
+    hands the inference to a worker thread of its own, while the classifier runs on the calling
+    thread; both engines release the GIL, so the two inferences run on two cores. The mask is made
+    from the logits here. Whether the frame needs the segmenter is known only after the classifier
+    (the smoothed view), so the start is a guess from the previous frame (it was segmented, or the
+    user named the view); a frame the guess missed is segmented here, a guess the frame does not need
+    is discarded. The result is the same either way (the same function of the same frame);
+    ``stage_ms["segment"]`` is the time the stage adds to the frame (input, hand-off, wait, mask),
+    ``stage_ms["segment_worker"]`` the engine's own time on its thread. ``start_inputs``: the fields
+    after which to start (:func:`make_segment` gives the ultrasound pipeline's; None: no early start).
+    """
+
     name, outputs, timing = "segment", ("lv_mask", "lv_part", "lv_confidence", "lv_view"), "infer"
 
     def __init__(
@@ -85,6 +104,7 @@ class SegmentStage(Stage):
         config: SegmentConfig | dict | None = None,
         *,
         ultrasound: bool = False,
+        start_inputs: tuple[str, ...] | None = None,
     ) -> None:
         self.config = config_for(SegmentConfig, config, self.name)
         self.engine, self.engines = engine, (engine,)
@@ -93,20 +113,67 @@ class SegmentStage(Stage):
         self.seg = LVSegmenter(engine, ultrasound=self.own_sector)
         self.use_sector = self.config.sector and ultrasound
         self.inputs = ("image", "index", "accepted") + _VIEW_US * ultrasound + ("sector",) * self.use_sector
+        concurrent = self.config.concurrent
+        if concurrent is None:
+            concurrent = (os.cpu_count() or 1) >= 2
+        self._pool: Any = None
+        self._job: tuple[Any, ...] | None = None  # (the record it is for, its future, roi, keep)
+        self._guess = False  # the last frame was segmented: start the next one early
+        if concurrent and self.use_sector and start_inputs is not None:
+            self.start_inputs = start_inputs  # build_pipeline's: after the classifier's preprocessing
 
     def when(self, rec: FrameRecord) -> bool:
         if self.config.view is not None or self.config.always:
             return True
         return _view(rec, self.labels) in self.config.views
 
+    def _input(self, rec: FrameRecord) -> tuple[Any, Any, Any]:
+        # the frame's de-interleaved planes when a stage made them (the ultrasound stages' screen, optional:
+        # not an input, so pipelines without it still build); the same numbers either way
+        screen = rec.screen
+        planes = screen.planes_if_computed() if screen is not None else None
+        shared = screen.shared if screen is not None else None  # the classifier's reduced crop
+        return self.seg.input_for(rec.image, rec.sector, check=False, planes=planes, shared=shared)
+
+    def _timed_infer(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        t0 = time.perf_counter()
+        return self.seg._infer(x), (time.perf_counter() - t0) * 1e3
+
+    def start(self, rec: FrameRecord) -> None:
+        self._settle()
+        guess, self._guess = self._guess or self.config.view is not None or self.config.always, False
+        if not guess:
+            return
+        x, roi, keep = self._input(rec)  # here: numpy work would only wait for the GIL on the worker
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="rtecho-segment")
+            weakref.finalize(self, self._pool.shutdown, wait=False)
+        self._job = (rec, self._pool.submit(self._timed_infer, x), roi, keep)
+
+    def _settle(self) -> None:
+        """Wait for an early start this frame did not collect (discarded: the frame was not segmented)."""
+        if self._job is not None:
+            fut = self._job[1]
+            self._job = None
+            with contextlib.suppress(Exception):  # a discarded guess: its error belongs to no frame
+                fut.result()
+
     def __call__(self, rec: FrameRecord) -> None:
+        self._guess = True
         if self.use_sector:
-            # the frame's de-interleaved planes when a stage made them (the ultrasound stages' screen, optional:
-            # not an input, so pipelines without it still build); the same numbers either way
-            screen = rec.screen
-            planes = screen.planes_if_computed() if screen is not None else None
-            shared = screen.shared if screen is not None else None  # the classifier's reduced crop
-            lvm = self.seg.segment_in(rec.image, rec.sector, check=False, planes=planes, shared=shared)
+            job, self._job = self._job, None
+            if job is not None and job[0] is rec:
+                logits, ms = job[1].result()  # re-raises the worker's EngineError for this frame
+                rec.stage_ms["segment_worker"] = ms
+                lvm = self.seg.mask_from(logits, rec.image.shape[:2], job[2], job[3])
+            else:
+                if job is not None:  # not this frame's (cannot happen through the runner): discard
+                    self._job = job
+                    self._settle()
+                x, roi, keep = self._input(rec)
+                lvm = self.seg.mask_from(self.seg._infer(x), rec.image.shape[:2], roi, keep)
         else:
             if self.own_sector:
                 self.seg.sector = self.seg.detector.update(rec.image)
@@ -115,7 +182,14 @@ class SegmentStage(Stage):
         rec.lv_part = (lvm.part, lvm.origin)  # the window the beats stage measures (same numbers, less work)
         rec.lv_view = self.config.view  # the user's; else the beats stage reads the frame's view
 
+    def idle(self, stop: Any = None) -> bool:
+        busy = self._job is not None
+        self._settle()  # a discarded early start: done before the next frame's
+        return busy
+
     def reset(self) -> None:
+        self._settle()
+        self._guess = False
         if self.seg.detector is not None:
             self.seg.detector.reset()
         self.seg.sector = None
@@ -217,7 +291,9 @@ def make_segment(ctx: Any, section: Any) -> SegmentStage | None:
         from rtecho.runtime import load_engine
 
         engine = load_engine(default_segmenter_path())
-    return SegmentStage(engine, ctx.card, section, ultrasound=ctx.ultrasound)
+    # with the ultrasound stages the engine starts beside the classifier, once its input is made
+    early = ("image", "sector", "x") if ctx.ultrasound else None
+    return SegmentStage(engine, ctx.card, section, ultrasound=ctx.ultrasound, start_inputs=early)
 
 
 def make_beats(ctx: Any, section: Any) -> BeatsStage | None:

@@ -5,7 +5,9 @@ A stage (in the manner of a Holoscan operator) declares what it takes (``inputs`
 dataclass of its options, named after the stage), a timing group (one of the per-frame stages of
 :data:`~rtecho.types.STAGES` that its time counts in), an optional condition :meth:`Stage.when`
 (skip the work for this frame), and optional per-stream hooks :meth:`Stage.reset` (a new stream)
-and :meth:`Stage.idle` (deferred work between frames). The runner
+and :meth:`Stage.idle` (deferred work between frames). A stage may also start early
+(:attr:`Stage.start_inputs`, :meth:`Stage.start`): its work then runs on a worker thread beside the
+stages in between (the LV segmenter beside the classifier: two engines of one frame on two cores). The runner
 (:class:`~rtecho.pipeline.stages.FramePipeline`) checks the wiring once, when it is built, and
 times every stage for free.
 
@@ -123,9 +125,20 @@ class Stage:
     config: Any = None
     engines: tuple[Engine, ...] = ()
 
+    #: Early start (optional): the fields :meth:`start` reads. The runner calls ``start`` as soon as the
+    #: stages before this one have given them all, when other stages run in between. None: no early start.
+    start_inputs: tuple[str, ...] | None = None
+
     def when(self, rec: FrameRecord) -> bool:
         """Whether to run for this frame (default: always)."""
         return True
+
+    def start(self, rec: FrameRecord) -> None:
+        """With ``start_inputs``: begin this frame's work early (on a worker thread of the stage's own),
+        beside the stages in between, from the ``start_inputs`` only; :meth:`__call__` then collects it.
+        The work must not depend on what the stages in between give (a guess is fine when
+        :meth:`__call__` checks it and redoes the work otherwise), and is discarded when :meth:`when`
+        says no. Its time (the hand-off) counts in this stage's time (default: nothing)."""
 
     def __call__(self, rec: FrameRecord) -> None:
         raise NotImplementedError

@@ -70,6 +70,7 @@ class FramePipeline:
         self.backend = backend
         self.live = False  # set by reset(): the stream in progress is live
         self._extra, self._predict_at = _check_wiring(self.stages)
+        self._starts = _early_starts(self.stages)
         self._groups = tuple(g for g in STAGES if g in CORE_GROUPS or any(s.timing == g for s in self.stages))
         self._before = tuple(  # groups reported with the prediction when it is built before the end
             g
@@ -171,6 +172,13 @@ class FramePipeline:
         for name in self._extra:
             setattr(rec, name, None)
         groups = dict.fromkeys(self._groups, 0.0)
+        stage_ms = rec.stage_ms
+        for early in self._starts.get(-1, ()):  # stages that start from the runner's fields only
+            early.start(rec)
+            now = clock()
+            stage_ms[early.name] = (now - t) * 1e3
+            groups[early.timing] += stage_ms[early.name]
+            t = now
         for i, stage in enumerate(self.stages):
             if i == self._predict_at:
                 self._timings(rec, groups, self._before, t0, t)
@@ -179,9 +187,16 @@ class FramePipeline:
                 stage(rec)
             now = clock()
             ms = (now - t) * 1e3
-            rec.stage_ms[stage.name] = ms
+            stage_ms[stage.name] = stage_ms.get(stage.name, 0.0) + ms  # + an early start's hand-off
             groups[stage.timing] += ms
             t = now
+            for early in self._starts.get(i, ()):  # stages that start after this one (on their threads)
+                early.start(rec)
+                now = clock()
+                ms = (now - t) * 1e3
+                stage_ms[early.name] = ms
+                groups[early.timing] += ms
+                t = now
         # a prediction built already holds this dict: filled in with the stages after it (not out yet)
         self._timings(rec, groups, self._groups, t0, t)
         return rec
@@ -228,6 +243,27 @@ class FramePipeline:
         if "lv" not in d and "lv_mask" not in d:
             return {}
         return {"lv": d.get("lv"), "lv_mask": d.get("lv_mask"), "beats": d.get("beats") or ()}
+
+
+def _early_starts(stages: tuple[Stage, ...]) -> dict[int, tuple[Stage, ...]]:
+    """{index of a stage (-1: before the first): the stages that :meth:`~rtecho.pipeline.contract.Stage.start`
+    right after it}: a stage with ``start_inputs`` starts after the last earlier stage giving one of them,
+    when other stages run between that one and it (else there is nothing to overlap: no early start)."""
+    out: dict[int, list[Stage]] = {}
+    for j, s in enumerate(stages):
+        if s.start_inputs is None:
+            continue
+        at = -1
+        for f in s.start_inputs:
+            if f in RUNNER_FIELDS:
+                continue
+            giver = [i for i in range(j) if f in stages[i].outputs]
+            if not giver:
+                raise ValueError(f"stage {s.name!r} starts early from {f!r}, which no earlier stage gives")
+            at = max(at, giver[-1])
+        if at < j - 1:
+            out.setdefault(at, []).append(s)
+    return {i: tuple(v) for i, v in out.items()}
 
 
 def _check_wiring(stages: tuple[Stage, ...]) -> tuple[tuple[str, ...], int]:

@@ -172,3 +172,75 @@ def test_rtecho_run_ef_cli(tmp_path, capsys):
     rows = [r for r in rows if "frame" in r]
     assert len(rows) == 100 and all(r.get("lv") for r in rows)
     assert "segment" not in capsys.readouterr().err
+
+
+def _lv_trace(pipe, frames):
+    out = []
+    for i, img in enumerate(frames):
+        rec = pipe.run(Frame(img, index=i, timestamp=i / FPS))
+        out.append(
+            (
+                rec.smoothed_label,
+                None if rec.lv_mask is None else rec.lv_mask.copy(),
+                rec.lv,
+                tuple((b.ed_index, b.es_index, b.ef) for b in rec.beats or ()),
+                "segment_worker" in rec.stage_ms,
+            )
+        )
+    return out
+
+
+@pytest.mark.parametrize("segment", [{"view": "A4C"}, {}])
+def test_the_segmenter_beside_the_classifier_gives_the_same_results(cine, seg, segment):
+    # concurrent: the engine started after the classifier's preprocessing on a worker thread (a guess
+    # from the last frame); the masks, LV fields and beats are those of the sequential pipeline
+    eng = load_engine(DEFAULT_MODEL)
+    runs = {}
+    for concurrent in (False, True):
+        cfg = {**segment, "concurrent": concurrent}
+        with build_pipeline(eng, ultrasound=True, engines={"segment": seg}, segment=cfg) as pipe:
+            stage = next(s for s in pipe.stages if s.name == "segment")
+            assert (stage.start_inputs is not None) == concurrent
+            after = [pipe.stages[i].name for i, st in pipe._starts.items() if stage in st]
+            assert after == (["prepare"] if concurrent else [])  # beside the classifier
+            runs[concurrent] = _lv_trace(pipe, cine.frames[:60])
+    for a, b in zip(runs[False], runs[True], strict=True):
+        assert a[0] == b[0]
+        assert (a[1] is None) == (b[1] is None) and (a[1] is None or np.array_equal(a[1], b[1]))
+        assert a[2] == b[2] and a[3] == b[3]
+        assert not a[4]
+    assert sum(r[4] for r in runs[True]) >= (59 if segment else 1)  # the worker ran (all but the first)
+
+
+def test_a_guess_the_frame_does_not_need_is_discarded(cine, seg, scripted):
+    # ultrasound stages with the scripted classifier: A4C frames are segmented, PLAX ones are not; the
+    # first PLAX frame after A4C was started on the guess and its result thrown away
+    scripted.script = ["A4C"] * 12 + ["PLAX"] * 12
+    counting = CountingEngine(seg.model_path, seg.card)
+    cfg = {"concurrent": True}
+    with build_pipeline(scripted, ultrasound=True, engines={"segment": counting}, segment=cfg) as pipe:
+        trace = _lv_trace(pipe, cine.frames[:48])
+        pipe.idle()
+    labels = [t[0] for t in trace]
+    segmented = [t[1] is not None for t in trace]
+    assert segmented == [lab in ("A4C", "A2C") for lab in labels]
+    assert any(segmented) and not all(segmented)
+    # every segmented frame inferred once, plus at most one discarded guess per apical -> other change
+    changes = sum(1 for p, q in zip(segmented, segmented[1:], strict=False) if p and not q)
+    assert sum(segmented) <= counting.calls <= sum(segmented) + changes
+
+
+class FailingEngine(OrtEngine):
+    def _infer(self, batch):
+        from rtecho.errors import EngineError
+
+        raise EngineError("segmenter failed")
+
+
+def test_a_worker_error_is_that_frames_error_result(cine, seg):
+    eng = load_engine(DEFAULT_MODEL)
+    bad = FailingEngine(seg.model_path, seg.card)
+    cfg = {"view": "A4C", "concurrent": True}
+    with build_pipeline(eng, ultrasound=True, engines={"segment": bad}, segment=cfg) as pipe:
+        preds = [pipe(Frame(cine.frames[i], index=i, timestamp=i / FPS))[0] for i in range(4)]
+    assert all(not p.ok and "segmenter failed" in p.error for p in preds)

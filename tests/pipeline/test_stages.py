@@ -173,6 +173,57 @@ def test_bad_wiring_is_refused_when_built(stages, match, tiny_onnx):
         FramePipeline(stages, card=make_engine(tiny_onnx).card)
 
 
+class _Early(_Give):
+    """Starts early from ``reads``, collects its start in __call__."""
+
+    def __init__(self, name, reads=(), outputs=("early",)):
+        super().__init__(name, (), outputs)
+        self.start_inputs = reads
+        self.log = []
+
+    def start(self, rec):
+        self.log.append(("start", rec.frame.index, rec.a))
+
+    def __call__(self, rec):
+        self.log.append(("call", rec.frame.index))
+        rec.early = 1
+
+
+class _Spy(_Give):
+    """Records what ``watch`` had logged when this stage ran."""
+
+    def __init__(self, name, inputs, outputs, watch):
+        super().__init__(name, inputs, outputs)
+        self.watch, self.seen = watch, []
+
+    def __call__(self, rec):
+        self.seen.append(list(self.watch.log))
+        super().__call__(rec)
+
+
+def test_an_early_start_runs_after_its_stage_and_before_the_ones_between(tiny_onnx):
+    card = make_engine(tiny_onnx).card
+    early = _Early("early", ("a",))
+    b = _Spy("b", ("a",), ("b",), early)
+    rec = FramePipeline([_Give("a", outputs=("a",)), b, early], card=card).run(_frames(1)[0])
+    assert b.seen == [[("start", 0, 1)]] and early.log == [("start", 0, 1), ("call", 0)]
+    assert rec.early == 1 and set(rec.stage_ms) == {"a", "b", "early"}
+    # from the runner's fields only: before the first stage; right after its inputs' stage: no early start
+    first = _Early("early", ("image",))
+    first.start = lambda rec: first.log.append(("start", rec.frame.index))
+    FramePipeline([_Give("a", outputs=("a",)), first], card=card).run(_frames(1)[0])
+    assert first.log == [("start", 0), ("call", 0)]
+    late = _Early("early", ("a",))
+    FramePipeline([_Give("a", outputs=("a",)), late], card=card).run(_frames(1)[0])
+    assert late.log == [("call", 0)]
+
+
+def test_an_early_start_from_what_no_earlier_stage_gives_is_refused(tiny_onnx):
+    stages = [_Give("a", outputs=("a",)), _Give("b", ("a",), ("b",)), _Early("early", ("c",))]
+    with pytest.raises(ValueError, match="starts early from 'c'"):
+        FramePipeline(stages, card=make_engine(tiny_onnx).card)
+
+
 def test_a_new_field_is_on_every_record_of_the_pipeline(tiny_onnx):
     card = make_engine(tiny_onnx).card
     skip = _Give("area", outputs=("lv_area",))

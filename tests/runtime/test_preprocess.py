@@ -121,7 +121,6 @@ def test_preprocessors_of_one_frame_share_the_reduced_crop():
     assert np.array_equal(xb, b.apply(img, roi=roi, keep=keep))
 
 
-
 def test_preprocessors_of_one_frame_share_the_blanked_crop_unreduced():
     # a crop too small to be box-reduced (640x480 screens): the blanked grey crop is made once
     rng = np.random.default_rng(3)
@@ -139,9 +138,12 @@ def test_preprocessors_of_one_frame_share_the_blanked_crop_unreduced():
     assert len(shared) == 1 and next(iter(shared.values())) is kept
     assert np.array_equal(xa, a.apply(img, roi=roi, keep=keep))
     assert np.array_equal(xb, b.apply(img, roi=roi, keep=keep))
-    c = Preprocessor(ModelCard("c", "x", ("A2C", "A4C"), (112, 112), channels=3, mean=(0.0,) * 3, std=(1.0,) * 3))
+    c = Preprocessor(
+        ModelCard("c", "x", ("A2C", "A4C"), (112, 112), channels=3, mean=(0.0,) * 3, std=(1.0,) * 3)
+    )
     xc = c.apply(img, roi=roi, keep=keep, shared=shared)  # other channels: its own crop
     assert len(shared) == 2 and np.array_equal(xc, c.apply(img, roi=roi, keep=keep))
+
 
 def _sector(h=64, w=64, seed=0):
     """A fan of speckle-like grey levels 20..220 on a black background."""
