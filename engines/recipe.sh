@@ -14,6 +14,7 @@
 #   SIZE=96 bash engines/recipe.sh train uiac --epochs 18 --patience 4
 #   bash engines/recipe.sh lvseg lvseg_unet --time-limit 33   (segmenters: wall-clock cosine schedules on a
 #   bash engines/recipe.sh lvseg lvseg_aspp --time-limit 45    shared, loaded 2-core machine; logs in engines/logs/)
+#   bash engines/recipe.sh lvseg lvseg_lite --synth 720 --time-limit 55   (the default segmenter: 720 cines)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RT=${RT:-.venv/bin/rtecho}
@@ -105,7 +106,7 @@ confidence)  # MODEL: temperature scaling + unknown-rejection thresholds on held
     model=${2:?model}
     $RT confidence "$model" --n 40 --seed 404 --test-seed 505 --write | tee "engines/logs/$model.confidence.txt"
     ;;
-lvseg)  # MODEL (lvseg_unet | lvseg_aspp) [extra args for rtecho train]: LV segmenter on 480 simulator cines
+lvseg)  # MODEL (lvseg_lite | lvseg_aspp | lvseg_unet) [extra args for rtecho train]: LV segmenter on 480 simulator cines
         # (v1 and v2, A4C/A2C, EF 15-80; cached as $RUNS/MODEL/train.npz), export + INT8, held-out Dice into the card
     model=${2:?model}; shift 2
     $RT train "$model" --task segmentation --synth 480 --batch-size 16 --lr 3e-3 --threads 1 --epochs 100 \

@@ -57,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--ef-view", default=None, help="with --ef: the clip is this view (e.g. A4C): segment every frame"
     )
     p.add_argument(
-        "--segmenter", default=None, help="with --ef: the LV segmenter (default engines/lvseg_aspp.onnx)"
+        "--segmenter", default=None, help="with --ef: the LV segmenter (default engines/lvseg_lite.onnx)"
     )
 
 

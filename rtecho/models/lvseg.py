@@ -9,6 +9,8 @@ size; the LV mask is ``logits[:, 1] > logits[:, 0]`` (softmax channel 1 is the L
   1/8 resolution; an atrous spatial pyramid (1x1, depthwise-separable 3x3 at dilations 2, 4, 6 and an
   image-pooling branch) feeds a decoder that fuses the 1/4 and 1/2 encoder features before a
   bilinear upsample to the input size.
+- ``lvseg_lite``: the same encoder slimmed (expansion 3, two dilated blocks), a 48-channel ASPP and one
+  1/4 decoder; the 1/4 logits are upsampled 4x, as DeepLabV3 upsamples its 1/8 logits. Half the latency.
 - ``lvseg_unet``: a U-Net (Ronneberger et al. 2015) with depthwise-separable double convolutions
   (``separable=False``: dense ones, 2x the latency on ONNX Runtime), a stride-2 stem then four
   max-pool levels (to 1/32), bilinear upsampling and concatenated skips, the deepest level dilated
@@ -108,32 +110,52 @@ def _up(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 
 class LVSegASPP(nn.Module):
-    """MobileNetV2-like encoder (output stride 8, dilated last stage) + ASPP + a 1/4 and 1/2 decoder."""
+    """MobileNetV2-like encoder (output stride 8, dilated last stage) + ASPP + a 1/4 and 1/2 decoder.
 
-    def __init__(self, num_classes: int = 2, in_chans: int = 1, width: int = 16, aspp: int = 64) -> None:
+    ``expansion``: the inverted residuals' expansion; ``dilated``: blocks of the dilated 1/8 stage
+    (1-3); ``dec4``/``low4``: channels of the 1/4 decoder and of its skip; ``half=False``: no 1/2
+    decoder, the 1/4 logits are upsampled to the input (DeepLabV3's single bilinear upsample; ``lvseg_lite``).
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 2,
+        in_chans: int = 1,
+        width: int = 16,
+        aspp: int = 64,
+        expansion: int = 4,
+        dilated: int = 3,
+        dec4: int = 48,
+        low4: int = 24,
+        half: bool = True,
+    ) -> None:
         super().__init__()
-        w = width
+        w, e = width, expansion
+        if not 1 <= dilated <= 3:
+            raise ValueError(f"dilated must be 1..3 blocks, got {dilated}")
         self.stem = ConvBNReLU(in_chans, w, 3, 2)  # 1/2
         self.s2 = InvertedResidual(w, w, 1)
         self.s4 = nn.Sequential(
-            InvertedResidual(w, 3 * w // 2, 4, 2), InvertedResidual(3 * w // 2, 3 * w // 2, 4)
+            InvertedResidual(w, 3 * w // 2, e, 2), InvertedResidual(3 * w // 2, 3 * w // 2, e)
         )
         self.s8 = nn.Sequential(
-            InvertedResidual(3 * w // 2, 2 * w, 4, 2),
-            InvertedResidual(2 * w, 2 * w, 4),
-            InvertedResidual(2 * w, 2 * w, 4),
+            InvertedResidual(3 * w // 2, 2 * w, e, 2),
+            InvertedResidual(2 * w, 2 * w, e),
+            InvertedResidual(2 * w, 2 * w, e),
         )
+        rates = (2, 2, 4)[:dilated]
         self.s8d = nn.Sequential(
-            InvertedResidual(2 * w, 4 * w, 4, 1, 2),
-            InvertedResidual(4 * w, 4 * w, 4, 1, 2),
-            InvertedResidual(4 * w, 4 * w, 4, 1, 4),
+            InvertedResidual(2 * w, 4 * w, e, 1, rates[0]),
+            *(InvertedResidual(4 * w, 4 * w, e, 1, r) for r in rates[1:]),
         )
         self.aspp = ASPP(4 * w, aspp)
-        self.low4 = ConvBNReLU(3 * w // 2, 24, 1)
-        self.dec4 = SepConv(aspp + 24, 48)
-        self.low2 = ConvBNReLU(w, 16, 1)
-        self.dec2 = SepConv(48 + 16, 24)
-        self.classifier = nn.Conv2d(24, num_classes, 1)
+        self.low4 = ConvBNReLU(3 * w // 2, low4, 1)
+        self.dec4 = SepConv(aspp + low4, dec4)
+        self.half = half
+        if half:
+            self.low2 = ConvBNReLU(w, 16, 1)
+            self.dec2 = SepConv(dec4 + 16, 24)
+        self.classifier = nn.Conv2d(24 if half else dec4, num_classes, 1)
         init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -141,7 +163,8 @@ class LVSegASPP(nn.Module):
         f4 = self.s4(f2)
         y = self.aspp(self.s8d(self.s8(f4)))
         y = self.dec4(torch.cat([_up(y, f4), self.low4(f4)], dim=1))
-        y = self.dec2(torch.cat([_up(y, f2), self.low2(f2)], dim=1))
+        if self.half:
+            y = self.dec2(torch.cat([_up(y, f2), self.low2(f2)], dim=1))
         return _up(self.classifier(y), x)
 
 
@@ -195,6 +218,17 @@ class LVSegUNet(nn.Module):
 def lvseg_aspp(num_classes: int = 2, in_chans: int = 1, **kw: Any) -> LVSegASPP:
     """DeepLabV3+-style LV segmenter on a MobileNetV2-like encoder, 112x112 grey (0.18M parameters, 0.11 GFLOPs)."""
     return LVSegASPP(num_classes, in_chans, **kw)
+
+
+@register_model(
+    input_size_hw=(112, 112), architecture="lvseg_lite", num_classes=2, task="segmentation", labels=LV_LABELS
+)
+def lvseg_lite(num_classes: int = 2, in_chans: int = 1, **kw: Any) -> LVSegASPP:
+    """DeepLabV3-style LV segmenter: ``lvseg_aspp``'s encoder slimmed (expansion 3, two dilated blocks),
+    a 48-channel ASPP, one 1/4 decoder and the logits upsampled 4x (0.10M parameters; about half
+    ``lvseg_aspp``'s latency on ONNX Runtime)."""
+    cfg = {"aspp": 48, "expansion": 3, "dilated": 2, "dec4": 32, "low4": 16, "half": False} | kw
+    return LVSegASPP(num_classes, in_chans, **cfg)
 
 
 @register_model(

@@ -42,16 +42,27 @@ from rtecho.pipeline.contract import FrameRecord, Stage, config_for
 from rtecho.runtime.base import Engine
 from rtecho.types import ModelCard
 
+#: The shipped segmenters in order of preference (docs/lvseg.md: held-out simulator Dice, latency).
+PREFERRED_SEGMENTERS = ("lvseg_lite", "lvseg_aspp")
+
 
 def default_segmenter_path(flag: str = "--segmenter") -> str:
-    """The shipped LV segmenter (``engines/lvseg_*.onnx``, fp32): ``lvseg_aspp`` first (its held-out
-    simulator Dice is the higher, worst frames included: see docs/lvseg.md), then the others by name."""
+    """The shipped LV segmenter (``engines/lvseg_*.onnx``, fp32): ``lvseg_lite`` first (the higher
+    held-out simulator Dice at ED and ES, worst frames included, at half ``lvseg_aspp``'s latency: see
+    docs/lvseg.md), then ``lvseg_aspp``, then the others by name."""
     from rtecho.errors import EngineError
     from rtecho.runtime.model_file import engine_dirs
 
+    def rank(p):
+        return (
+            PREFERRED_SEGMENTERS.index(p.stem)
+            if p.stem in PREFERRED_SEGMENTERS
+            else len(PREFERRED_SEGMENTERS),
+            p.name,
+        )
+
     found = sorted(
-        (p for d in engine_dirs() for p in d.glob("lvseg_*.onnx") if p.stem.count(".") == 0),
-        key=lambda p: (p.stem != "lvseg_aspp", p.name),
+        (p for d in engine_dirs() for p in d.glob("lvseg_*.onnx") if p.stem.count(".") == 0), key=rank
     )
     if not found:
         raise EngineError(f"no LV segmenter found (engines/lvseg_*.onnx); pass one with {flag}")

@@ -216,14 +216,14 @@ def export_int8(onnx_path: str | Path, images: np.ndarray, n: int = 64) -> Path:
     exported segmenter, calibrated on ``n`` of ``images`` (0..255, already at the input size);
     written as ``NAME.int8.onnx`` and recorded in the card's variants."""
     from rtecho.card import CalibrationFrames, Quantisation
-    from rtecho.runtime.model_file import load_card, variant_path
+    from rtecho.runtime.model_file import load_card
     from rtecho.runtime.precision import quantize_qdq, record_variant
 
     onnx_path = Path(onnx_path)
     card = load_card(onnx_path)
     pick = np.linspace(0, len(images) - 1, min(n, len(images))).astype(int)
     frames = [np.clip(np.rint(images[i].astype(np.float32)), 0, 255).astype(np.uint8) for i in pick]
-    out = variant_path(onnx_path, "int8")
+    out = onnx_path.with_name(f"{onnx_path.stem}.int8.onnx")  # the variant file the engines look for
     quantize_qdq(onnx_path, out, frames, card, activation_type="u8")
     record_variant(
         onnx_path,

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 from rtecho.models import create_model  # noqa: E402
 from rtecho.models.stats import count_flops, count_params  # noqa: E402
 
-SEGMENTERS = ["lvseg_aspp", "lvseg_unet"]
+SEGMENTERS = ["lvseg_aspp", "lvseg_lite", "lvseg_unet"]
 
 
 @pytest.mark.parametrize("name", SEGMENTERS)
@@ -110,3 +110,23 @@ def test_shipped_segmenter_dice_on_fresh_simulator_cines(onnx_path):
                 scores.append(dice(mask_to_source(engine.infer(x)[0], roi, fan.shape), cine.lv_masks[k]))
     # the 0.90 bar is seg_check's, on 60 cines; here a broken model (empty or wrong-chamber masks) fails
     assert np.mean(scores) >= 0.85 and min(scores) >= 0.6, scores
+
+
+def test_int8_export_of_a_segmenter_is_recorded_and_runs(tmp_path):
+    # the recipe's `rtecho train ... --task segmentation --export X.onnx --int8` step
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from rtecho.runtime import load_engine
+    from rtecho.runtime.export import export_onnx
+    from rtecho.train.segment import export_int8
+
+    torch.manual_seed(0)
+    onnx_path = tmp_path / "seg.onnx"
+    export_onnx(create_model("lvseg_lite"), onnx_path, training_data="SIMULATED test")
+    images = np.random.default_rng(0).integers(0, 256, (8, 112, 112)).astype(np.uint8)
+    out = export_int8(onnx_path, images, n=8)
+    assert out == tmp_path / "seg.int8.onnx" and out.is_file()
+    x = np.random.default_rng(1).normal(size=(1, 1, 112, 112)).astype(np.float32)
+    with load_engine(onnx_path, precision="int8") as engine:
+        assert engine.card.variants["int8"].file == "seg.int8.onnx"
+        assert engine.infer(x).shape == (1, 2, 112, 112)
