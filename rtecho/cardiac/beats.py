@@ -6,7 +6,7 @@ change the sampling of the curve:
 
 - single-frame outliers are set aside (:func:`~rtecho.cardiac.curve.outlier`: area more than
   ``outlier_rel`` off the median of ``+-outlier_s``), the other frames smoothed by a centred
-  triangle-weighted mean over ``+-h_s``, ``h_s = min(smooth_s, smooth_rr x RR)`` (0.12 s, or 0.15 of the
+  triangle-weighted mean over ``+-h_s``, ``h_s = min(smooth_s, smooth_rr x RR)`` (0.10 s, or 0.15 of the
   median ED-ED interval, before the first one of the area's autocorrelation period: a segmenter's
   boundary wobble is a few percent of the area per frame, and a fast heart's extremes are narrow);
   a frame is processed ``smooth_s + outlier_s`` after it arrives;

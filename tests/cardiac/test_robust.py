@@ -83,7 +83,7 @@ def test_smoothing_narrows_for_a_fast_heart():
     fill = _curve(t, 60.0 / hr)
     sc, _, _ = _score(_areas(fill), t, fill)
     assert sc.found == sc.true_beats and sc.spurious == 0
-    fixed, _, _ = _score(_areas(fill), t, fill, TrackerConfig(smooth_rr=0.0))  # +-0.12 s throughout
+    fixed, _, _ = _score(_areas(fill), t, fill, TrackerConfig(smooth_rr=0.0))  # +-smooth_s throughout
     assert fixed.spurious > 0
 
 
