@@ -38,6 +38,7 @@ from rtecho.cardiac.beats import BeatTracker
 from rtecho.cardiac.events import TrackerConfig
 from rtecho.cardiac.lv import measure_lv
 from rtecho.cardiac.segment import LVSegmenter
+from rtecho.errors import FrameError
 from rtecho.pipeline.contract import FrameRecord, Stage, config_for
 from rtecho.runtime.base import Engine
 from rtecho.types import ModelCard
@@ -155,7 +156,10 @@ class SegmentStage(Stage):
         guess, self._guess = self._guess or self.config.view is not None or self.config.always, False
         if not guess:
             return
-        x, roi, keep = self._input(rec)  # here: numpy work would only wait for the GIL on the worker
+        try:  # the input here: numpy work would only wait for the GIL on the worker
+            x, roi, keep = self._input(rec)
+        except (FrameError, ValueError):  # not the guess's to report: __call__ redoes it when apical
+            return
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 

@@ -244,3 +244,27 @@ def test_a_worker_error_is_that_frames_error_result(cine, seg):
     with build_pipeline(eng, ultrasound=True, engines={"segment": bad}, segment=cfg) as pipe:
         preds = [pipe(Frame(cine.frames[i], index=i, timestamp=i / FPS))[0] for i in range(4)]
     assert all(not p.ok and "segmenter failed" in p.error for p in preds)
+
+
+def test_a_guess_whose_input_fails_is_not_the_frames_error(cine, seg, scripted, monkeypatch):
+    # the early start's input raising (here: on every frame) costs a PLAX frame nothing; an apical frame
+    # redoes the work in the stage and reports the error as its own
+    from rtecho.errors import FrameError
+
+    scripted.script = ["A4C"] * 10 + ["PLAX"] * 10
+    cfg = {"concurrent": True}
+    with build_pipeline(scripted, ultrasound=True, engines={"segment": seg}, segment=cfg) as pipe:
+        stage = next(s for s in pipe.stages if s.name == "segment")
+        preds = [pipe(Frame(cine.frames[i], index=i, timestamp=i / FPS))[0] for i in range(10)]
+        assert all(p.ok for p in preds) and any(p.lv is not None for p in preds)
+
+        def bad(rec):
+            raise FrameError("bad crop")
+
+        monkeypatch.setattr(stage, "_input", bad)
+        preds = [pipe(Frame(cine.frames[i], index=i, timestamp=i / FPS))[0] for i in range(10, 40)]
+    # an apical frame (segmented) gives the error; every other frame is a normal, unsegmented result
+    assert all(
+        ("bad crop" in p.error) if not p.ok else (p.lv is None and p.smoothed_label == "PLAX") for p in preds
+    )
+    assert any(p.ok for p in preds) and not all(p.ok for p in preds)
