@@ -1,6 +1,6 @@
 """``rtecho train MODEL --data DIR | --synth N_PER_VIEW``: train a registry model, with checkpoints and resume.
 
-``--task segmentation`` trains an LV segmenter (``lvseg_aspp``, ``lvseg_unet``) on simulator cines
+``--task segmentation`` trains an LV segmenter (``lvseg_lite``, ``lvseg_aspp``, ``lvseg_unet``) on simulator cines
 (``--synth N_CINES``, cached as ``OUT/train.npz``) or on such an .npz (``--data FILE.npz``); see
 :mod:`rtecho.train.segment`. ``--export engines/NAME.onnx`` exports the best checkpoint with its card.
 
