@@ -173,12 +173,9 @@ class FramePipeline:
             setattr(rec, name, None)
         groups = dict.fromkeys(self._groups, 0.0)
         stage_ms = rec.stage_ms
-        for early in self._starts.get(-1, ()):  # stages that start from the runner's fields only
-            early.start(rec)
-            now = clock()
-            stage_ms[early.name] = (now - t) * 1e3
-            groups[early.timing] += stage_ms[early.name]
-            t = now
+        starts = self._starts
+        if -1 in starts:  # stages that start from the runner's fields only
+            t = _start_early(starts[-1], rec, groups, t)
         for i, stage in enumerate(self.stages):
             if i == self._predict_at:
                 self._timings(rec, groups, self._before, t0, t)
@@ -190,13 +187,8 @@ class FramePipeline:
             stage_ms[stage.name] = stage_ms.get(stage.name, 0.0) + ms  # + an early start's hand-off
             groups[stage.timing] += ms
             t = now
-            for early in self._starts.get(i, ()):  # stages that start after this one (on their threads)
-                early.start(rec)
-                now = clock()
-                ms = (now - t) * 1e3
-                stage_ms[early.name] = ms
-                groups[early.timing] += ms
-                t = now
+            if i in starts:  # stages that start after this one (on their threads)
+                t = _start_early(starts[i], rec, groups, t)
         # a prediction built already holds this dict: filled in with the stages after it (not out yet)
         self._timings(rec, groups, self._groups, t0, t)
         return rec
@@ -243,6 +235,19 @@ class FramePipeline:
         if "lv" not in d and "lv_mask" not in d:
             return {}
         return {"lv": d.get("lv"), "lv_mask": d.get("lv_mask"), "beats": d.get("beats") or ()}
+
+
+def _start_early(stages: tuple[Stage, ...], rec: FrameRecord, groups: dict[str, float], t: float) -> float:
+    """Call each stage's :meth:`~rtecho.pipeline.contract.Stage.start`, timing its hand-off into the
+    stage's time and timing group as the runner times a stage; the clock after them."""
+    for early in stages:
+        early.start(rec)
+        now = time.perf_counter()
+        ms = (now - t) * 1e3
+        rec.stage_ms[early.name] = ms
+        groups[early.timing] += ms
+        t = now
+    return t
 
 
 def _early_starts(stages: tuple[Stage, ...]) -> dict[int, tuple[Stage, ...]]:

@@ -219,24 +219,18 @@ class Preprocessor:
         if keep is not None and keep.shape != image.shape[:2]:
             raise ValueError(f"keep mask {keep.shape} does not match the image {image.shape[:2]}")
         k = reduce_factor(image.shape[:2], self.size_hw)
-        if k > 1:
-            key = ("reduced", roi, k, self.channels, keep is None)
-            x = None if shared is None else shared.get(key)
-            if x is None:
+        key = ("blanked", roi, k, self.channels, keep is None)
+        x = None if shared is None else shared.get(key)
+        if x is None:
+            if k > 1:
                 x = self._reduced(image, k, keep, planes)
-                if shared is not None:
-                    x.setflags(write=False)
-                    shared[key] = x
-        else:
-            key = ("crop", roi, self.channels, keep is None)
-            x = None if shared is None else shared.get(key)
-            if x is None:
+            else:
                 x = to_channels(image, self.channels, planes)
                 if keep is not None:
                     x = x * (keep if x.ndim == 2 else keep[..., None])  # exact: x * 1 = x, x * 0 = 0 (x >= 0)
-                if shared is not None:
-                    x.setflags(write=False)
-                    shared[key] = x
+            if shared is not None:
+                x.setflags(write=False)
+                shared[key] = x
         x = resize(x, self.size_hw)
         if x.ndim == 2:
             x = x[None]
