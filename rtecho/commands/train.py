@@ -71,6 +71,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="equalise each frame's in-sector grey levels by their own CDF before normalising "
         "(in training and, through the model card, at run time)",
     )  # fmt: skip
+    p.add_argument(
+        "--sector-crop", type=float, default=0.0, metavar="P",
+        help="with --data: each epoch, feed a still as the live ultrasound path frames it (cropped to its "
+        "sector's box, blanked outside) with probability P (default 0: as stored)",
+    )  # fmt: skip
     p.add_argument("--fresh", action="store_true", help="with --synth: render new images every epoch")
     p.add_argument(
         "--sim", choices=("v1", "v2"), default="v1", help="with --synth: simulator v1 (2-D) or v2 (3-D heart)"
@@ -90,12 +95,18 @@ def run(args: argparse.Namespace) -> int:
     if args.task == "segmentation":
         from rtecho.train.segment import run_command
 
-        if args.equalize:
+        if args.equalize or args.sector_crop:
             from rtecho.train.data import DatasetError
 
-            raise DatasetError("--equalize is for view classifiers, not --task segmentation")
+            raise DatasetError(
+                "--equalize and --sector-crop are for view classifiers, not --task segmentation"
+            )
 
         return run_command(args)
+    if not 0.0 <= args.sector_crop <= 1.0 or (args.sector_crop and args.synth is not None):
+        from rtecho.train.data import DatasetError
+
+        raise DatasetError("--sector-crop takes a probability in [0, 1], with --data (stills) only")
     from pathlib import Path
 
     import torch
@@ -155,12 +166,14 @@ def run(args: argparse.Namespace) -> int:
             "seed": args.seed,
             **norm,
         }
-        full = ImageFolderDataset(args.data, augment=augment, **kw)
+        full = ImageFolderDataset(args.data, augment=augment, sector_crop=args.sector_crop, **kw)
         if args.val_data:
             train_ds, val_ds = full, ImageFolderDataset(args.val_data, **kw)
         else:
             train_ds, val_ds = full.split(args.val_fraction, seed=args.seed)
         described = f"ImageFolder {args.data}"
+        if args.sector_crop:
+            described += f", sector-framed with p={args.sector_crop:g}"
     out = Path(args.out or f"runs/{args.model}")
     result = fit(
         model,

@@ -166,6 +166,9 @@ class ArrayDataset(Dataset):
     Preprocessor for (``size_hw``, default the first image's size; ``channels``; ``mean``/``std``)
     once, up front. An item is that input; with ``augment``, the augmentation runs on the item's
     network-size uint8 image (:meth:`image`) and the result goes through the Preprocessor again.
+    ``framed``: per item, a second input (or None), the item as the live ultrasound path frames it
+    (:func:`~rtecho.pipeline.ultrasound.still_input`); an epoch takes it instead of the plain one with
+    probability ``framed_p`` (drawn per (epoch, index), apart from the augmentation's draws).
     """
 
     def __init__(
@@ -183,6 +186,8 @@ class ArrayDataset(Dataset):
         size_hw: tuple[int, int] | None = None,
         inputs: Sequence[np.ndarray] | None = None,
         equalize: bool = False,
+        framed: Sequence[np.ndarray | None] | None = None,
+        framed_p: float = 0.0,
     ) -> None:
         if (images is None) == (inputs is None):
             raise ValueError("give either images or inputs")
@@ -200,6 +205,12 @@ class ArrayDataset(Dataset):
         self.labels = tuple(labels)
         self.augment, self.seed, self.epoch = augment, seed, 0
         self.sources = list(sources) if sources is not None else [""] * len(self.inputs)
+        if not 0.0 <= framed_p <= 1.0:
+            raise ValueError(f"framed_p must be in [0, 1], got {framed_p}")
+        if framed is not None and len(framed) != len(self.inputs):
+            raise ValueError(f"{len(framed)} framed inputs for {len(self.inputs)} items")
+        self.framed = list(framed) if framed is not None else None
+        self.framed_p = float(framed_p)
 
     def set_epoch(self, epoch: int) -> None:
         """Vary the augmentation from epoch to epoch (deterministically)."""
@@ -208,8 +219,19 @@ class ArrayDataset(Dataset):
     def __len__(self) -> int:
         return len(self.inputs)
 
+    def _pick(self, index: int) -> np.ndarray:
+        """Item ``index``'s input for the current epoch: the framed one (with ``framed_p``) or the plain one."""
+        alt = self.framed[index] if self.framed is not None else None
+        if (
+            alt is not None
+            and self.framed_p > 0
+            and _rng(self.seed, 4, self.epoch, index).random() < self.framed_p
+        ):
+            return alt
+        return self.inputs[index]
+
     def _base(self, index: int) -> np.ndarray:
-        return network_image(self.inputs[index], self.mean, self.std)
+        return network_image(self._pick(index), self.mean, self.std)
 
     def image(self, index: int) -> np.ndarray:
         """The network-size uint8 image of item ``index``, augmented for the current epoch when set."""
@@ -220,17 +242,21 @@ class ArrayDataset(Dataset):
 
     def input(self, index: int) -> np.ndarray:
         """The float32 (C,H,W) network input of item ``index`` for the current epoch."""
+        chosen = self._pick(index)
         if self.augment is None:
-            return self.inputs[index]
-        base = self._base(index)
+            return chosen
+        base = network_image(chosen, self.mean, self.std)
         out = self.augment(base, _rng(self.seed, 1, self.epoch, index))
-        return self.inputs[index] if out is base else self.pre(out)[0]  # untouched: the exact input
+        return chosen if out is base else self.pre(out)[0]  # untouched: the exact input
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         return torch.from_numpy(self.input(index)), self.targets[index]
 
-    def subset(self, indices: Sequence[int], augment: Augment | None = None) -> ArrayDataset:
-        """The items at ``indices`` (sharing the inputs), with another augmentation."""
+    def subset(
+        self, indices: Sequence[int], augment: Augment | None = None, framed: bool = True
+    ) -> ArrayDataset:
+        """The items at ``indices`` (sharing the inputs), with another augmentation (``framed=False``:
+        plain inputs only)."""
         return ArrayDataset(
             None,
             [self.targets[i] for i in indices],
@@ -244,6 +270,8 @@ class ArrayDataset(Dataset):
             size_hw=self.size_hw,
             inputs=[self.inputs[i] for i in indices],
             equalize=self.equalize,
+            framed=[self.framed[i] for i in indices] if self.framed is not None else None,
+            framed_p=self.framed_p if framed else 0.0,
         )
 
 
@@ -251,7 +279,10 @@ class ImageFolderDataset(ArrayDataset):
     """An ImageFolder of stills and clips, held in memory as network inputs of ``size_hw``.
 
     ``labels`` fixes the class order (a model's labels); by default the folder's labels in VIEWS order.
-    Each clip contributes ``frames_per_clip`` evenly spaced frames.
+    Each clip contributes ``frames_per_clip`` evenly spaced frames. ``sector_crop`` > 0: each still
+    also gets its input as the live ultrasound path frames it (its sector found on it, cropped to the
+    sector's box and blanked outside: :func:`~rtecho.pipeline.ultrasound.still_input`), taken instead
+    of the plain one with that probability each epoch (clip frames keep the plain input only).
 
     >>> ds = ImageFolderDataset("data/views", size_hw=(128, 128))  # doctest: +SKIP
     >>> train, val = ds.split(0.2, seed=0)  # doctest: +SKIP
@@ -270,6 +301,7 @@ class ImageFolderDataset(ArrayDataset):
         frames_per_clip: int = 8,
         seed: int = 0,
         equalize: bool = False,
+        sector_crop: float = 0.0,
     ) -> None:
         samples = scan_folder(root, use_coarse=use_coarse)
         present = {str(s.label) for s in samples}
@@ -286,17 +318,25 @@ class ImageFolderDataset(ArrayDataset):
         inputs: list[np.ndarray] = []
         targets: list[int] = []
         sources: list[str] = []
+        framed: list[np.ndarray | None] | None = [] if sector_crop > 0 else None
+        if framed is not None:
+            from rtecho.pipeline.ultrasound import still_input
         for s in samples:
             if s.kind == "image":
-                frames = [pre(read_image(s.path))[0]]
+                image = read_image(s.path)
+                frames = [pre(image)[0]]
+                if framed is not None:
+                    framed.append(still_input(pre, image)[0])
             else:
                 frames = clip_inputs(s.path, frames_per_clip, pre)
+                if framed is not None:
+                    framed.extend([None] * len(frames))
             inputs.extend(frames)
             targets.extend([index[str(s.label)]] * len(frames))
             sources.extend([str(s.path)] * len(frames))
         super().__init__(
             None, targets, labels, channels, mean, std, augment, seed, sources,
-            size_hw=size_hw, inputs=inputs, equalize=equalize,
+            size_hw=size_hw, inputs=inputs, equalize=equalize, framed=framed, framed_p=sector_crop,
         )  # fmt: skip
         self.root = Path(root)
 
@@ -317,7 +357,7 @@ class ImageFolderDataset(ArrayDataset):
                     (val_idx if s in val_srcs else train_idx).append(i)
         if not val_idx:
             raise DatasetError(f"data folder {self.root} is too small to hold out a validation split")
-        return self.subset(train_idx, self.augment), self.subset(val_idx, None)
+        return self.subset(train_idx, self.augment), self.subset(val_idx, None, framed=False)
 
 
 class SynthDataset(Dataset):
