@@ -5,8 +5,15 @@ or ``NAME=CHECKPOINT`` for a registry model and a torch checkpoint) it runs ``rt
 on the dev clips (per clip and per frame) and the dev CAMUS frames, and, with ``--sim DIR``, on
 held-out simulator stills; prints one markdown table and writes the eval JSONs under ``--out``.
 
+``--ultrasound`` (ONNX models): the same figures through the live path's ultrasound stages instead
+(``build_pipeline(engine, ultrasound=True)``, one fresh stream per clip or still: sector, mode gate,
+crop to the sector's box and blank outside it), as ``rtecho run --ultrasound`` classifies a file; a
+frame the mode gate does not classify counts as wrong; simulator stills are rendered (v1, seed 303,
+``--sim-n`` a view) instead of read from ``--sim``.
+
     .venv/bin/python benchmarks/dev_check.py engines/darts2.onnx darts2=runs/exp/darts2_tr/best.pt \
         --sim runs/zoo/data/test/stills --out runs/dev_check
+    .venv/bin/python benchmarks/dev_check.py engines/darts2.onnx --ultrasound
 """
 
 from __future__ import annotations
@@ -41,12 +48,73 @@ def _wrong(result: dict) -> str:
     return ", ".join(f"{i['truth']}->{i['pred']}" for i in result["items"] if i["truth"] != i["pred"]) or "-"
 
 
+def _ultrasound(model: str, dev: Path, sim_n: int) -> tuple[int, int, float, float, float, str]:
+    """(clips right, clips, frames, CAMUS, simulator) accuracies and the wrong clips, through the
+    ultrasound stages (coarse labels for the dev split)."""
+    from collections import Counter
+
+    import numpy as np
+
+    from rtecho.io import open_source
+    from rtecho.pipeline import build_pipeline
+    from rtecho.runtime import load_engine
+    from rtecho.synth import render_view
+    from rtecho.types import Frame
+    from rtecho.views import coarse
+
+    def labels_of(pipe, frames) -> list[str | None]:
+        pipe.reset()
+        out = []
+        for f in frames:
+            rec = pipe.run(f)
+            out.append(None if rec.logits is None else coarse(names[int(np.argmax(rec.logits))]))
+        return out
+
+    with load_engine(model) as engine, build_pipeline(engine, ultrasound=True) as pipe:
+        names = engine.card.labels
+        n_ok = n_clips = fr_ok = fr_n = 0
+        wrong = []
+        for path in sorted((dev / "clips").glob("*/*")):
+            truth = path.parent.name
+            with open_source(str(path)) as src:
+                got = labels_of(pipe, src)
+            votes = Counter(x for x in got if x is not None)
+            clip = votes.most_common(1)[0][0] if votes else "no view"
+            n_clips += 1
+            n_ok += clip == truth
+            fr_ok += sum(x == truth for x in got)
+            fr_n += len(got)
+            if clip != truth:
+                wrong.append(f"{truth}->{clip}")
+        cam = []
+        for path in sorted((dev / "camus").glob("*/*")):
+            with open_source(str(path)) as src:
+                cam += [x == path.parent.name for x in labels_of(pipe, src)]
+        rng = np.random.default_rng(303)
+        hits = []
+        for k, view in enumerate(names):
+            for _ in range(sim_n):
+                pipe.reset()
+                rec = pipe.run(Frame(render_view(view, rng, size_hw=(160, 160)), index=0, timestamp=0.0))
+                hits.append(rec.logits is not None and int(np.argmax(rec.logits)) == k)
+    return (
+        n_ok,
+        n_clips,
+        fr_ok / max(fr_n, 1),
+        float(np.mean(cam)),
+        float(np.mean(hits)),
+        ", ".join(wrong) or "-",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("models", nargs="+", help="ONNX paths, or NAME=CHECKPOINT")
     p.add_argument("--dev", type=Path, default=DEV, help="the dev split folder")
     p.add_argument("--sim", type=Path, help="held-out simulator stills (ImageFolder)")
     p.add_argument("--out", type=Path, default=Path("runs/dev_check"))
+    p.add_argument("--ultrasound", action="store_true", help="through the live path's ultrasound stages")
+    p.add_argument("--sim-n", type=int, default=20, help="with --ultrasound: simulator stills per view")
     args = p.parse_args(argv)
     if not (args.dev / "clips").is_dir():
         print(f"no dev split at {args.dev}", file=sys.stderr)
@@ -55,6 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     print("| model | dev clips (per clip) | dev frames | dev CAMUS | sim held-out | wrong clips |")
     print("|---|---:|---:|---:|---:|---|")
     for model in args.models:
+        if args.ultrasound:
+            n_ok, n, frames, camus, sim, wrong = _ultrasound(model, args.dev, args.sim_n)
+            print(
+                f"| {model} (ultrasound) | {n_ok}/{n} | {frames:.3f} | {camus:.3f} | {sim:.3f} | {wrong} |",
+                flush=True,
+            )
+            continue
         tag = Path(model.partition("=")[2] or model).with_suffix("").as_posix().replace("/", "_")
         clips = _eval(model, args.dev / "clips", args.out / f"{tag}.clips.json")
         camus = _eval(model, args.dev / "camus", args.out / f"{tag}.camus.json")
