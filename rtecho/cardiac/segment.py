@@ -137,9 +137,7 @@ class LVSegmenter:
         h, w = image.shape[:2]
         roi, keep = (0, 0, h, w), None
         if sector is not None:
-            roi = sector.scaled_bbox((h, w))
-            top, left, hh, ww = roi
-            keep = sector.region((h, w))[top : top + hh, left : left + ww]
+            roi, keep = sector.crop_keep((h, w))
         if check:
             x = self.pre(image, roi=roi if sector is not None else None, keep=keep)
         else:

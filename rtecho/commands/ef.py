@@ -77,11 +77,7 @@ class _ViewCheck:
         self.last: deque[str] = deque(maxlen=k)
 
     def __call__(self, image: Any, sector: Any) -> str:
-        roi = keep = None
-        if sector is not None:
-            roi = sector.scaled_bbox(image.shape[:2])
-            t, left, h, w = roi
-            keep = sector.region(image.shape[:2])[t : t + h, left : left + w]
+        roi, keep = (None, None) if sector is None else sector.crop_keep(image.shape[:2])
         logits = self.engine.infer(self.pre(image, roi=roi, keep=keep))[0]
         self.last.append(self.engine.card.labels[int(logits.argmax())])
         return Counter(self.last).most_common(1)[0][0]

@@ -202,24 +202,9 @@ class PrepareStage(Stage):
     def __call__(self, rec: FrameRecord) -> None:
         frame = rec.screen
         image = frame.image
-        roi, keep = sector_crop(rec.sector, image.shape[:2], self.config.crop, self.config.blank)
+        roi, keep = rec.sector.crop_keep(image.shape[:2], self.config.crop, self.config.blank)
         planes = frame.planes_if_computed()  # de-interleaved for the sector already, or not needed
         rec.x = self.base.apply(image, roi=roi, keep=keep, planes=planes, shared=frame.shared)
-
-
-def sector_crop(
-    sector: Any, size_hw: tuple[int, int], crop: bool = True, blank: bool = True
-) -> tuple[tuple[int, int, int, int] | None, np.ndarray | None]:
-    """The prepare stage's crop of a frame of ``size_hw``: ``roi`` (the sector's box; None: ``crop``
-    off) and ``keep`` (the sector's pixels inside it; None: ``blank`` off), for the Preprocessor."""
-    roi = sector.scaled_bbox(size_hw) if crop else None
-    keep = None
-    if blank:
-        keep = sector.region(size_hw)
-        if roi is not None:
-            top, left, hh, ww = roi
-            keep = keep[top : top + hh, left : left + ww]
-    return roi, keep
 
 
 def still_input(pre: Preprocessor, image: np.ndarray) -> np.ndarray:
@@ -229,7 +214,7 @@ def still_input(pre: Preprocessor, image: np.ndarray) -> np.ndarray:
     it so that networks also see stills framed as the live path frames a scanner's screen (``rtecho
     train --sector-crop``). The mode gate is not consulted."""
     sector = SectorDetector(**asdict(SectorConfig())).update(ScreenFrame(image))
-    roi, keep = sector_crop(sector, image.shape[:2])
+    roi, keep = sector.crop_keep(image.shape[:2])
     return pre(image, roi=roi, keep=keep)
 
 

@@ -112,13 +112,28 @@ class Sector:
     def apply(self, image: np.ndarray, crop: bool = True, blank: bool = True) -> np.ndarray:
         """``image`` with everything outside the region set to 0 (``blank``), cropped to ``bbox`` (``crop``)."""
         image = check_image(image)
-        if blank:
-            m = self.region(image.shape[:2])
-            image = np.where(m[..., None] if image.ndim == 3 else m, image, 0).astype(np.uint8)
-        if crop:
-            top, left, hh, ww = self.scaled_bbox(image.shape[:2])
+        roi, keep = self.crop_keep(image.shape[:2], crop, blank)
+        if roi is not None:
+            top, left, hh, ww = roi
             image = image[top : top + hh, left : left + ww]
+        if keep is not None:
+            image = np.where(keep[..., None] if image.ndim == 3 else keep, image, 0).astype(np.uint8)
         return image
+
+    def crop_keep(
+        self, size_hw: tuple[int, int], crop: bool = True, blank: bool = True
+    ) -> tuple[tuple[int, int, int, int] | None, np.ndarray | None]:
+        """What :meth:`apply` does, for a Preprocessor (``roi=``, ``keep=``) on a frame of ``size_hw``:
+        ``roi`` the scaled box (None: ``crop`` off) and ``keep`` this region inside it (None: ``blank``
+        off)."""
+        roi = self.scaled_bbox(size_hw) if crop else None
+        keep = None
+        if blank:
+            keep = self.region(size_hw)
+            if roi is not None:
+                top, left, hh, ww = roi
+                keep = keep[top : top + hh, left : left + ww]
+        return roi, keep
 
     def scaled_bbox(self, size_hw: tuple[int, int]) -> tuple[int, int, int, int]:
         """``bbox`` on a frame of ``size_hw`` (equal to ``bbox`` on the frame size it was found on)."""
