@@ -215,22 +215,23 @@ def export_int8(onnx_path: str | Path, images: np.ndarray, n: int = 64) -> Path:
     """Static INT8 (Q/DQ, u8 activations for ONNX Runtime's x86 kernels, reduce_range weights) of an
     exported segmenter, calibrated on ``n`` of ``images`` (0..255, already at the input size);
     written as ``NAME.int8.onnx`` and recorded in the card's variants."""
-    from rtecho.card import CalibrationFrames, Quantisation
+    from rtecho.card import CalibrationFrames
     from rtecho.runtime.model_file import load_card
-    from rtecho.runtime.precision import quantize_qdq, record_variant
+    from rtecho.runtime.ort import OrtEngine
+    from rtecho.runtime.precision import record_variant
 
     onnx_path = Path(onnx_path)
     card = load_card(onnx_path)
     pick = np.linspace(0, len(images) - 1, min(n, len(images))).astype(int)
     frames = [np.clip(np.rint(images[i].astype(np.float32)), 0, 255).astype(np.uint8) for i in pick]
-    out = onnx_path.with_name(f"{onnx_path.stem}.int8.onnx")  # the variant file the engines look for
-    quantize_qdq(onnx_path, out, frames, card, activation_type="u8")
+    # ONNX Runtime's own variant (the file it reads, its u8-activation quantisation), as rtecho calibrate makes it
+    out = OrtEngine.make_variant(onnx_path, card, "int8", frames)
     record_variant(
         onnx_path,
         "int8",
         out,
-        backend="onnxruntime",
-        quantisation=Quantisation(activation_type="u8", reduce_range=True),
+        backend=OrtEngine.backend,
+        quantisation=OrtEngine.quantisation,
         calibration=CalibrationFrames(
             set="simulator cines (validation split of the training run)", frames=len(frames)
         ),
